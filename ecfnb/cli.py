@@ -1,0 +1,138 @@
+"""The ``ecfnb`` command. Each sub-command prints sentences, never tracebacks, for
+mistakes a user can make (bad address, busy port, missing ecFlow)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .errors import EcfnbError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ecfnb", description="A live ecFlow server in Jupyter.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run a local demo ecFlow server with real jobs")
+    demo.add_argument("--port", type=int, default=None,
+                      help="server port (default 3141, or a free one with --tasks)")
+    demo.add_argument("--home", help="ECF_HOME to use (default: a fresh temporary directory)")
+    demo.add_argument("--tasks", type=int, help="load a generated suite of N tasks instead")
+    demo.add_argument("--stop", action="store_true", help="stop the demo server on --port")
+    demo.add_argument("--lab", action="store_true",
+                      help="also start JupyterLab on notebooks/explore.ipynb")
+    demo.add_argument("--lab-port", type=int, default=8888)
+    demo.add_argument("--lab-ip", default="127.0.0.1")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return _demo(args)
+    except (EcfnbError, ValueError, OSError) as exc:
+        print(f"ecfnb {args.command}: {exc}", file=sys.stderr)
+        return 1
+    return 2
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import DemoServer, stop_server
+
+    port = args.port or (None if args.tasks else 3141)
+    if args.stop:
+        if port is None:
+            raise EcfnbError("--stop needs --port")
+        stop_server(port)
+        print(f"stopped the ecFlow server on port {port}")
+        return 0
+    if args.tasks is not None and args.tasks < 1:
+        raise ValueError("--tasks must be a positive number of tasks")
+    demo = DemoServer(port=port, home=args.home, tasks=args.tasks)
+    lab: subprocess.Popen | None = None
+    # SIGTERM (e.g. from a supervisor) must clean up like Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        what = f"{args.tasks} generated tasks" if args.tasks else "the demo suite"
+        print(f"starting ecflow_server on port {demo.port} in {demo.home} with {what} ...",
+              flush=True)
+        demo.start()
+        print(f"ready {demo.address}", flush=True)
+        if args.lab:
+            lab = _start_lab(demo.address, args.lab_ip, args.lab_port)
+        print("Ctrl-C stops everything.", flush=True)
+        while True:
+            if lab is not None and lab.poll() is not None:
+                print("JupyterLab exited; stopping the demo server.")
+                break
+            if demo.process is None or demo.process.poll() is not None:
+                print("the ecFlow server exited.")
+                break
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nstopping ...", flush=True)
+    finally:
+        if lab is not None:
+            _stop_process_group(lab)
+        demo.stop()
+        demo.remove_home()
+        print("stopped: nothing left running.", flush=True)
+    return 0
+
+
+def _start_lab(address: str, ip: str, port: int) -> subprocess.Popen:
+    """JupyterLab on notebooks/explore.ipynb, in its own session so that Ctrl-C reaches
+    us first (JupyterLab would otherwise ask y/n) and we stop it cleanly."""
+    notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    if not notebooks.is_dir():
+        raise EcfnbError(f"no notebooks directory at {notebooks}: run from a source checkout")
+    token = secrets.token_hex(16)
+    host, _, ecf_port = address.rpartition(":")
+    env = dict(os.environ, ECF_HOST=host, ECF_PORT=ecf_port)
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ip={ip}",
+           f"--port={port}", f"--IdentityProvider.token={token}",
+           f"--ServerApp.root_dir={notebooks}", "--ServerApp.port_retries=20"]
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = open(notebooks.parent / ".jupyter-demo.log", "ab")  # noqa: SIM115 - owned by lab
+    lab = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, start_new_session=True)
+    log.close()
+    url = _wait_for_lab_url(notebooks.parent / ".jupyter-demo.log", lab, token)
+    print(f"JupyterLab: {url}", flush=True)
+    return lab
+
+
+def _wait_for_lab_url(log: Path, lab: subprocess.Popen, token: str, timeout: float = 60) -> str:
+    import re
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = re.findall(r"(http://[^\s/]+:\d+)/lab", log.read_text(errors="replace"))
+        if found:
+            return f"{found[-1]}/lab/tree/explore.ipynb?token={token}"
+        if lab.poll() is not None:
+            raise EcfnbError(f"JupyterLab exited at start; see {log}")
+        time.sleep(0.3)
+    raise EcfnbError(f"JupyterLab did not start within {timeout} s; see {log}")
+
+
+def _stop_process_group(proc: subprocess.Popen, grace: float = 10) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        pass
+    except ProcessLookupError:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(5)

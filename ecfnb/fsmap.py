@@ -1,0 +1,284 @@
+"""THE mapping of an ecFlow server onto paths and files (DESIGN.md, "Path scheme").
+
+FUSE, fsspec and the widgets are thin adapters over ``FileSystemMap``; none of
+them builds a path or a file's content itself. The map knows nothing of them.
+
+Rules a user can rely on:
+- every node C of a parent is a directory ``C/`` plus files ``C.att`` (its own
+  attributes in definition syntax), ``C.<sta>`` (its display state, ``.sus`` when
+  suspended), ``C.why``; tasks and aliases also ``C.ecf``, ``C.job``, ``C.out``,
+  ``C.man``; the root has ``.server/`` (stats, version, log, zombies);
+- a child's name always wins over a generated name (ecFlow allows '.' in names);
+- sizes are true byte sizes, reads honour offset and size, mtime is the node's
+  state-change time (so ``ls -lt`` / ``find -mmin`` show recent changes);
+- a task's job and output are read from local disk when ECF_JOB/ECF_JOBOUT is
+  readable here (byte-exact, any size, never held whole), else the server's
+  copy (the tail of ``output_lines`` lines, ending in its truncation line);
+- a file the server does not have yet (no job before the first run) reads as a
+  one-line ``# ecfnb: ...`` explanation; an unreachable server raises.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+
+from .errors import FileUnavailable, NodeNotFound
+from .nodes import STATE_ABBREV, NodeInfo
+from .server import Server, SyncResult, normalise_path
+
+SERVER_DIR = ".server"
+SERVER_FILES = ("stats", "version", "log", "zombies")
+TASK_FILES = {"ecf": "script", "job": "job", "out": "jobout", "man": "manual"}
+NODE_FILES = ("att", "why")
+STATE_EXTS = frozenset(STATE_ABBREV.values())
+TASK_KINDS = ("task", "alias")
+SERVER_LOG_LINES = 500
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What ``stat`` tells: ``kind`` is 'dir' or 'file'; ``role`` says what the file is
+    (dir, att, state, why, script, job, jobout, manual, or a .server file name)."""
+
+    kind: str
+    size: int
+    mtime: float
+    node: str
+    role: str
+
+
+@dataclass(frozen=True)
+class _Target:
+    node: str          # node path ('/' for the server), or '/.server'
+    role: str          # 'dir', 'att', 'state', 'why', a TASK_FILES value, 'server:<name>'
+    info: NodeInfo | None = None  # the node's summary, None for '/' and '/.server'
+
+
+class _ByteCache:
+    """A small LRU of file contents bounded in bytes, shared by threads."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> bytes | None:
+        with self._lock:
+            data = self._items.get(key)
+            if data is not None:
+                self._items.move_to_end(key)
+            return data
+
+    def put(self, key: tuple, data: bytes) -> None:
+        if len(data) > self.max_bytes // 4:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            self._size -= len(old) if old is not None else 0
+            self._items[key] = data
+            self._size += len(data)
+            while self._size > self.max_bytes:
+                _, dropped = self._items.popitem(last=False)
+                self._size -= len(dropped)
+
+
+class FileSystemMap:
+    """Paths and files of one ecFlow server. ``refresh()`` syncs; everything else reads
+    the view of the last sync (the first call syncs once)."""
+
+    def __init__(self, server: Server, output_lines: int = 10000,
+                 cache_bytes: int = 32 * 1024 * 1024) -> None:
+        self.server = server
+        self.output_lines = output_lines
+        self._cache = _ByteCache(cache_bytes)
+
+    def __repr__(self) -> str:
+        return f"<FileSystemMap of {self.server.address}>"
+
+    def refresh(self) -> SyncResult:
+        return self.server.sync()
+
+    # -- names ---------------------------------------------------------------------
+    def listdir(self, path: str = "/") -> list[str]:
+        target = self._resolve(path)
+        if target.role != "dir":
+            raise NotADirectoryError(f"not a directory: {normalise_path(path)!r}")
+        if target.node == "/" + SERVER_DIR:
+            return list(SERVER_FILES)
+        children = self.server.children(target.node)
+        names = [child.name for child in children]
+        taken = set(names)
+        out: list[str] = [SERVER_DIR] if target.node == "/" else []
+        for child in children:
+            out.append(child.name)
+            out.extend(n for n in self._file_names(child) if n not in taken)
+        return out
+
+    @staticmethod
+    def _file_names(child: NodeInfo) -> list[str]:
+        names = [f"{child.name}.att", f"{child.name}.{child.abbrev}"]
+        if child.kind in TASK_KINDS:
+            names += [f"{child.name}.{ext}" for ext in TASK_FILES]
+        names.append(f"{child.name}.why")
+        return names
+
+    def _resolve(self, path: str) -> _Target:
+        path = normalise_path(path)
+        if path == "/":
+            return _Target("/", "dir")
+        parent, _, last = path.rpartition("/")
+        parent = parent or "/"
+        if parent == "/" and last == SERVER_DIR:
+            return _Target(path, "dir")
+        if parent == "/" + SERVER_DIR:
+            if last in SERVER_FILES:
+                return _Target(parent, f"server:{last}")
+            raise NodeNotFound(path, self.server.address)
+        try:
+            return _Target(path, "dir", self.server.node(path, detail=False))
+        except NodeNotFound:
+            pass  # not a node: a generated name, unless a child of that name exists
+        base, dot, ext = last.rpartition(".")
+        if not dot or not base:
+            raise NodeNotFound(path, self.server.address)
+        node_path = f"{parent.rstrip('/')}/{base}"
+        info = self.server.node(node_path, detail=False)  # raises NodeNotFound
+        if ext in NODE_FILES:
+            return _Target(node_path, ext, info)
+        if ext == info.abbrev:
+            return _Target(node_path, "state", info)
+        if ext in TASK_FILES and info.kind in TASK_KINDS:
+            return _Target(node_path, TASK_FILES[ext], info)
+        raise NodeNotFound(path, self.server.address)
+
+    # -- stat and read -------------------------------------------------------------
+    def stat(self, path: str) -> Entry:
+        target = self._resolve(path)
+        mtime = self._mtime(target)
+        if target.role == "dir":
+            return Entry("dir", 0, mtime, target.node, "dir")
+        local = self._local_file(target)
+        if local is not None:
+            return Entry("file", os.stat(local).st_size, mtime, target.node, target.role)
+        return Entry("file", len(self._content(target)), mtime, target.node, target.role)
+
+    def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
+        """``size`` bytes from ``offset`` (-1: to the end). Local job outputs are read
+        with ``pread``; nothing reads more than asked from disk."""
+        if offset < 0:
+            raise ValueError("offset must be >= 0")
+        target = self._resolve(path)
+        if target.role == "dir":
+            raise IsADirectoryError(f"is a directory: {normalise_path(path)!r}")
+        local = self._local_file(target)
+        if local is not None:
+            fd = os.open(local, os.O_RDONLY)
+            try:
+                if size < 0:
+                    size = max(0, os.fstat(fd).st_size - offset)
+                return os.pread(fd, size, offset)
+            finally:
+                os.close(fd)
+        data = self._content(target)
+        end = len(data) if size < 0 else offset + size
+        return data[offset:end]
+
+    def tail(self, path: str, lines: int = 1000, max_bytes: int = 4 * 1024 * 1024) -> bytes:
+        """The last ``lines`` lines (at most ``max_bytes``), without reading the whole file."""
+        size = self.stat(path).size
+        start = max(0, size - max_bytes)
+        data = self.read(path, start, size - start)
+        cut = data.splitlines(keepends=True)
+        if start > 0 and cut:
+            cut = cut[1:]  # the first line is partial
+        return b"".join(cut[-lines:]) if lines >= 0 else b"".join(cut)
+
+    def _mtime(self, target: _Target) -> float:
+        since = target.info.since if target.info else None
+        return _epoch(since or self.server.last_sync)
+
+    def _local_file(self, target: _Target) -> str | None:
+        """ECF_JOB / ECF_JOBOUT when readable on this machine (as ecflow_ui does)."""
+        variable = {"job": "ECF_JOB", "jobout": "ECF_JOBOUT"}.get(target.role)
+        if variable is None:
+            return None
+        local = self.server.variable(target.node, variable)
+        if local and os.path.isfile(local) and os.access(local, os.R_OK):
+            return local
+        return None
+
+    def _content(self, target: _Target) -> bytes:
+        if target.node == "/" + SERVER_DIR:
+            key: tuple = (target.node, target.role, self.server.generation)
+        elif target.role in TASK_FILES.values() and target.info:
+            key = (target.node, target.role, target.info.try_no, target.info.since)
+        else:
+            key = (target.node, target.role, self.server.generation)
+        data = self._cache.get(key)
+        if data is None:
+            data = self._build(target)
+            self._cache.put(key, data)
+        return data
+
+    def _build(self, target: _Target) -> bytes:
+        role = target.role
+        if role.startswith("server:"):
+            return self._server_file(role.split(":", 1)[1])
+        if role == "att":
+            return attributes_text(self.server.node(target.node)).encode()
+        if role == "state" and target.info:
+            return state_text(target.info).encode()
+        if role == "why":
+            return (self.server.why(target.node).rstrip("\n") + "\n").encode()
+        lines = self.output_lines if role == "jobout" else None
+        try:
+            return self.server.read_file(target.node, role, max_lines=lines)
+        except FileUnavailable as exc:
+            return f"# ecfnb: {exc}\n".encode()
+
+    def _server_file(self, name: str) -> bytes:
+        if name == "version":
+            return (self.server.info().version + "\n").encode()
+        if name == "stats":
+            return self.server.client_text("--stats")
+        if name == "log":
+            return self.server.client_text(f"--log=get {SERVER_LOG_LINES}")
+        return self.server.client_text("--zombie_get")
+
+
+def _epoch(when: datetime | None) -> float:
+    return when.timestamp() if when else 0.0
+
+
+def state_text(info: NodeInfo) -> str:
+    """The one line in a ``C.<sta>`` marker: state, since when, try and abort reason."""
+    parts = [info.state]
+    if info.since:
+        parts.append(f"since {info.since:%Y-%m-%dT%H:%M:%SZ}")
+    if info.try_no:
+        parts.append(f"try {info.try_no}")
+    if info.aborted_reason:
+        parts.append(f"reason: {info.aborted_reason}")
+    return " ".join(parts) + "\n"
+
+
+def attributes_text(info: NodeInfo) -> str:
+    """A node's own attributes in ecFlow definition syntax, its state as a comment."""
+    status = [f"state:{info.state}"]
+    if info.try_no:
+        status.append(f"try:{info.try_no}")
+    if info.since:
+        status.append(f"since:{info.since:%Y-%m-%dT%H:%M:%SZ}")
+    if info.aborted_reason:
+        status.append(f"reason:{info.aborted_reason!r}")
+    kind = "defs" if info.kind == "server" else info.kind
+    head = f"{kind} {info.name}  # " + " ".join(status)
+    lines = [head] + [f"  {attr.text}" for attr in info.attributes]
+    if info.kind == "server":
+        lines += [f"  edit {v.name} '{v.value}'" for v in info.variables if v.origin == "own"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,29 @@
+"""Small static HTML summaries for objects shown at the end of a notebook cell."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+from .nodes import STATE_COLOURS
+
+if TYPE_CHECKING:
+    from .server import Server
+
+
+def state_chip(state: str) -> str:
+    colour = STATE_COLOURS.get(state, STATE_COLOURS["unknown"])
+    return (f'<span style="background:{colour};color:#000;padding:0 .4em;'
+            f'border-radius:3px">{html.escape(state)}</span>')
+
+
+def server_html(server: Server) -> str:
+    """Address, connection, state and suites, without making a request if never synced."""
+    esc = html.escape
+    if not server.connected or server.last_sync is None:
+        return f"<b>ecFlow server</b> <code>{esc(server.address)}</code> (not connected)"
+    root = server.node("/", detail=False)
+    suites = ", ".join(esc(name) for name in root.child_names) or "no suites"
+    when = f"{server.last_sync:%H:%M:%S} UTC"
+    return (f"<b>ecFlow server</b> <code>{esc(server.address)}</code> {state_chip(root.state)}"
+            f" &middot; suites: {suites} &middot; synced {when}")
