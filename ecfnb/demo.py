@@ -9,6 +9,7 @@ and any job it spawned), leaving nothing running.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -31,10 +32,19 @@ FORCE_BATCH = 2000  # paths per `ecflow_client --force` call (argv stays far bel
 
 
 def free_port() -> int:
-    """A TCP port free right now on loopback (ecflow_server binds all interfaces)."""
-    with socket.socket() as sock:
-        sock.bind(("", 0))
-        return sock.getsockname()[1]
+    """A TCP port free right now. ecflow_server refuses ports above 49151, where the
+    kernel's own ephemeral choices often fall, so pick in 20000-32000 ourselves."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 32000)
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("", port))
+            except OSError:
+                continue
+            return port
+    raise EcfnbError("no free TCP port found in 20000-32000")
 
 
 def port_in_use(port: int) -> bool:

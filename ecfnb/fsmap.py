@@ -92,9 +92,11 @@ class FileSystemMap:
     the view of the last sync (the first call syncs once)."""
 
     def __init__(self, server: Server, output_lines: int = 10000,
-                 cache_bytes: int = 32 * 1024 * 1024) -> None:
+                 cache_bytes: int = 32 * 1024 * 1024, prefer_local: bool = True) -> None:
         self.server = server
         self.output_lines = output_lines
+        #: False when ECF_JOB/ECF_JOBOUT paths here may be other files than the server's.
+        self.prefer_local = prefer_local
         self._cache = _ByteCache(cache_bytes)
 
     def __repr__(self) -> str:
@@ -205,7 +207,7 @@ class FileSystemMap:
     def _local_file(self, target: _Target) -> str | None:
         """ECF_JOB / ECF_JOBOUT when readable on this machine (as ecflow_ui does)."""
         variable = {"job": "ECF_JOB", "jobout": "ECF_JOBOUT"}.get(target.role)
-        if variable is None:
+        if variable is None or not self.prefer_local:
             return None
         local = self.server.variable(target.node, variable)
         if local and os.path.isfile(local) and os.access(local, os.R_OK):
@@ -247,7 +249,7 @@ class FileSystemMap:
         if name == "stats":
             return self.server.client_text("--stats")
         if name == "log":
-            return self.server.client_text(f"--log=get {SERVER_LOG_LINES}")
+            return self.server.client_text("--log=get", str(SERVER_LOG_LINES))
         return self.server.client_text("--zombie_get")
 
 

@@ -391,8 +391,10 @@ class Server:
                    ECF_CONNECT_TIMEOUT=str(max(1, round(self.timeout))))
         env.pop("ECF_NAME", None)  # inside a job, these would make it a child command
         try:
+            # The command-line client retries a hung server for longer than its own
+            # ECF_CONNECT_TIMEOUT; one second of grace, then it is killed.
             return subprocess.run([exe, "--host", self.host, "--port", str(self.port), *args],
-                                  env=env, capture_output=True, timeout=self.timeout + 30)
+                                  env=env, capture_output=True, timeout=self.timeout + 1)
         except subprocess.TimeoutExpired:
             raise ServerUnreachable(self.address, "no answer to ecflow_client") from None
 
