@@ -121,7 +121,8 @@ def generated_definition(n_tasks: int, tasks_per_family: int = 20) -> GeneratedS
                     lines.append("    repeat date YMD 20260101 20261231 1")
             fam = f"g{inner:02d}"
             fam_path = f"/{suite}/f{outer:03d}/{fam}"
-            lines += [f"    family {fam}", f"      edit FAM_INDEX '{fam_index}'", "      inlimit slots"]
+            lines += [f"    family {fam}", f"      edit FAM_INDEX '{fam_index}'",
+                      "      inlimit slots"]
             if fam_index % 2 == 0:
                 lines.append("      defstatus complete")
             elif fam_index % 31 == 5:

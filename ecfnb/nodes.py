@@ -11,7 +11,7 @@ read by ``describe`` for the one node that is opened.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -200,8 +200,9 @@ def own_attributes(node: Any) -> list[Attribute]:
         attrs.append(Attribute("event", event.name() or str(event.number()), state,
                                f"{event}  # {state}"))
     for label in node.labels:
-        attrs.append(Attribute("label", label.name(), label.new_value() or label.value(),
-                               f"label {label.name()} {_quote(label.new_value() or label.value())}"))
+        value = label.new_value() or label.value()
+        attrs.append(Attribute("label", label.name(), value,
+                               f"label {label.name()} {_quote(value)}"))
     attrs.extend(_listed(node))
     return attrs
 

@@ -90,7 +90,8 @@ def parse_address(address: str | None = None, port: int | str | None = None
     try:
         number = int(port)
     except (TypeError, ValueError):
-        raise ValueError(f"bad ecFlow port {port!r}: give a number, e.g. 'localhost:3141'") from None
+        raise ValueError(f"bad ecFlow port {port!r}: give a number, e.g. 'localhost:3141'"
+                         ) from None
     if not 0 < number < 65536:
         raise ValueError(f"bad ecFlow port {number}: must be between 1 and 65535")
     return host, number

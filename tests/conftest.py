@@ -58,7 +58,7 @@ def get_state(port: int) -> dict[str, tuple[str, str]]:
         match = NODE_LINE.match(line)
         if not match:
             continue
-        indent, kind, name, rest = len(match.group(1)), match.group(2), match.group(3), match.group(4)
+        indent, (kind, name, rest) = len(match.group(1)), match.group(2, 3, 4)
         while stack and stack[-1][0] >= indent:
             stack.pop()
         path = (stack[-1][1] if stack else "") + "/" + name

@@ -7,8 +7,8 @@ import os
 import resource
 
 import pytest
-
 from conftest import get_state, wait_for
+
 from ecfnb.errors import NodeNotFound
 from ecfnb.fsmap import FileSystemMap, attributes_text
 from ecfnb.nodes import STATE_ABBREV
@@ -186,7 +186,8 @@ def test_att_is_definition_syntax(server, fsmap):
     assert "  meter progress 0 100 100" in text
     assert "  edit STEPS '900'" in text
     assert 'label status "step ' in text
-    assert fsmap.read("/demo/forecast.att").decode() == attributes_text(server.node("/demo/forecast"))
+    expected = attributes_text(server.node("/demo/forecast"))
+    assert fsmap.read("/demo/forecast.att").decode() == expected
     forecast = fsmap.read("/demo/forecast.att").decode()
     assert "trigger prepare == complete" in forecast and "inlimit workers" in forecast
     assert "repeat integer STEP 1 3" in fsmap.read("/demo/cycle.att").decode()

@@ -11,8 +11,8 @@ import time
 from datetime import datetime, timezone
 
 import pytest
-
 from conftest import get_state, wait_for
+
 from ecfnb import connect
 from ecfnb.demo import free_port
 from ecfnb.errors import FileUnavailable, NodeNotFound, ServerUnreachable

@@ -1,0 +1,35 @@
+"""`%load_ext ecfnb` and `%ecf_connect` in a real IPython shell."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+import ecfnb
+from ecfnb import magics
+from ecfnb.demo import free_port
+
+
+@pytest.fixture
+def shell():
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "ecfnb")
+    yield ip
+    magics.current_server = None
+
+
+def test_ecf_connect_sets_the_current_server(shell, demo):
+    server = shell.run_line_magic("ecf_connect", demo.address)
+    assert server.address == demo.address and server.connected
+    assert ecfnb.connect() is server
+    assert "demo" in server._repr_html_()
+
+
+def test_ecf_connect_bad_address_is_a_sentence(shell, capsys):
+    port = free_port()
+    assert shell.run_line_magic("ecf_connect", f"localhost:{port}") is None
+    out = capsys.readouterr().out
+    assert out.startswith("ecfnb: ecFlow server localhost:") and "not reachable" in out
+    assert shell.run_line_magic("ecf_connect", "localhost:notaport") is None
+    assert "bad ecFlow port" in capsys.readouterr().out
+    assert magics.current_server is None
