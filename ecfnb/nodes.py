@@ -58,7 +58,8 @@ class Variable:
 class NodeInfo:
     """What ecfnb knows of one node at the last sync. ``detailed`` tells whether
     ``attributes`` and ``variables`` were read (``Server.node(path)``) or left
-    empty (listings, ``Server.children``)."""
+    empty (listings). ``child_names`` is filled by ``Server.node`` and left empty
+    by ``Server.children`` (call ``children`` again to go down)."""
 
     path: str
     name: str
@@ -136,8 +137,9 @@ def parse_time(text: str) -> datetime | None:
         return None
 
 
-def summarise(node: Any) -> NodeInfo:
-    """The cheap view used by listings: no attributes, no variables."""
+def summarise(node: Any, with_children: bool = True) -> NodeInfo:
+    """The cheap view used by listings: no attributes, no variables; without
+    ``with_children`` also no ``child_names`` (listing grandchildren doubles the cost)."""
     kind = node_kind(node)
     is_task = kind in ("task", "alias")
     return NodeInfo(
@@ -148,7 +150,8 @@ def summarise(node: Any) -> NodeInfo:
         since=parse_time(node.get_state_change_time()),
         try_no=node.get_int_try_no() if is_task else 0,
         aborted_reason=node.get_aborted_reason() if is_task else "",
-        child_names=tuple(child.name() for child in child_nodes(node, kind)),
+        child_names=tuple(child.name() for child in child_nodes(node, kind))
+        if with_children else (),
     )
 
 

@@ -296,14 +296,26 @@ class Server:
                 return nodes.summarise(found)
             return nodes.describe(found, self._server_variables(defs))
 
+    def summary(self, path: str) -> nodes.NodeInfo:
+        """The cheapest view of one node (no attributes, variables or child names):
+        what path resolution needs."""
+        path = normalise_path(path)
+        if path == "/":
+            return self.node("/", detail=False)
+        with self._defs() as defs:
+            return nodes.summarise(self._find(defs, path), with_children=False)
+
     def children(self, path: str = "/") -> list[nodes.NodeInfo]:
-        """Summaries (no attributes, no variables) of the children of ``path``, in order."""
+        """Summaries of the children of ``path``, in order: no attributes, variables or
+        child names (see NodeInfo)."""
         path = normalise_path(path)
         with self._defs() as defs:
             if path == "/":
-                return [nodes.summarise(s) for s in (defs.suites if defs is not None else [])]
-            found = self._find(defs, path)
-            return [nodes.summarise(c) for c in nodes.child_nodes(found, nodes.node_kind(found))]
+                kids = list(defs.suites) if defs is not None else []
+            else:
+                found = self._find(defs, path)
+                kids = nodes.child_nodes(found, nodes.node_kind(found))
+            return [nodes.summarise(c, with_children=False) for c in kids]
 
     def variable(self, path: str, name: str) -> str | None:
         """The value ``path`` sees for variable ``name`` (own, generated, inherited), cheaply:
