@@ -56,8 +56,11 @@ def _demo(args: argparse.Namespace) -> int:
         raise ValueError("--tasks must be a positive number of tasks")
     demo = DemoServer(port=port, home=args.home, tasks=args.tasks)
     lab: subprocess.Popen | None = None
-    # SIGTERM (e.g. from a supervisor) must clean up like Ctrl-C does.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl-C, SIGTERM and a closed terminal all clean up the same way. SIGINT is set
+    # explicitly: a shell without job control starts background commands with it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     try:
         what = f"{args.tasks} generated tasks" if args.tasks else "the demo suite"
         print(f"starting ecflow_server on port {demo.port} in {demo.home} with {what} ...",
@@ -86,6 +89,10 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _start_lab(address: str, ip: str, port: int) -> subprocess.Popen:
     """JupyterLab on notebooks/explore.ipynb, in its own session so that Ctrl-C reaches
     us first (JupyterLab would otherwise ask y/n) and we stop it cleanly."""
@@ -100,7 +107,7 @@ def _start_lab(address: str, ip: str, port: int) -> subprocess.Popen:
            f"--ServerApp.root_dir={notebooks}", "--ServerApp.port_retries=20"]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
-    log = open(notebooks.parent / ".jupyter-demo.log", "ab")  # noqa: SIM115 - owned by lab
+    log = open(notebooks.parent / ".jupyter-demo.log", "wb")  # noqa: SIM115 - owned by lab
     lab = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                            stdin=subprocess.DEVNULL, start_new_session=True)
     log.close()

@@ -10,7 +10,6 @@ read by ``describe`` for the one node that is opened.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -93,14 +92,9 @@ class NodeInfo:
         return default
 
     def _repr_html_(self) -> str:
-        esc = html.escape
-        since = f" since {self.since:%Y-%m-%d %H:%M:%S}" if self.since else ""
-        extra = f", try {self.try_no}" if self.try_no else ""
-        if self.aborted_reason:
-            extra += f", reason: {esc(self.aborted_reason)}"
-        return (f'<span style="background:{self.colour};padding:0 .4em;border-radius:3px">'
-                f"{esc(self.state)}</span> <b>{esc(self.kind)}</b> <code>{esc(self.path)}</code>"
-                f"{since}{extra}")
+        from .reprs import node_html
+
+        return node_html(self)
 
 
 # -- conversion from ecflow objects (call only under the Server's lock) ---------------------

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from .nodes import STATE_COLOURS
 
 if TYPE_CHECKING:
+    from .nodes import NodeInfo
     from .server import Server
 
 
@@ -27,3 +28,14 @@ def server_html(server: Server) -> str:
     when = f"{server.last_sync:%H:%M:%S} UTC"
     return (f"<b>ecFlow server</b> <code>{esc(server.address)}</code> {state_chip(root.state)}"
             f" &middot; suites: {suites} &middot; synced {when}")
+
+
+def node_html(info: NodeInfo) -> str:
+    """State chip, kind, path, since, try and abort reason; every server string escaped."""
+    esc = html.escape
+    since = f" since {info.since:%Y-%m-%d %H:%M:%S} UTC" if info.since else ""
+    extra = f", try {info.try_no}" if info.try_no else ""
+    if info.aborted_reason:
+        extra += f", reason: {esc(info.aborted_reason)}"
+    return (f"{state_chip(info.state)} <b>{esc(info.kind)}</b> <code>{esc(info.path)}</code>"
+            f"{since}{extra}")

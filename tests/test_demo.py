@@ -107,3 +107,27 @@ def test_demo_home_has_real_scripts(demo):
     head = (demo.home / "include" / "head.h").read_text()
     assert "ecflow_client --init" in head and "ecflow_client --abort" in head
     assert os.path.exists(demo.home / "demo" / "forecast" / "post.1")
+
+
+def test_demo_with_lab_serves_the_explore_notebook():
+    import urllib.request
+
+    port, lab_port = free_port(), free_port()
+    proc, _address = _start("--port", str(port), "--lab", "--lab-port", str(lab_port))
+    try:
+        url = ""
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not url:
+            line = proc.stdout.readline()
+            if line.startswith("JupyterLab: "):
+                url = line.split(": ", 1)[1].strip()
+        assert "/lab/tree/explore.ipynb?token=" in url
+        with urllib.request.urlopen(url.replace("/lab/tree/explore.ipynb",
+                                                "/api/contents/explore.ipynb"), timeout=30) as r:
+            assert b"ecf_connect" in r.read()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0
+    lab_left = subprocess.run(["pgrep", "-f", f"--port={lab_port}"], capture_output=True,
+                              text=True).stdout
+    assert lab_left.strip() == "" and _server_pids(port) == []
