@@ -34,10 +34,10 @@ CONTENT = (".ecf", ".job", ".out", ".man")
 def walk(fs: FileSystemMap, mode: str, path: str = "/") -> int:
     """Visit the tree as ``find`` would (scandir, then descend); returns entries seen."""
     count = 0
-    for name, kind in fs.scandir(path):
-        child = f"{path.rstrip('/')}/{name}"
+    for entry in fs.scandir(path):
+        name, child = entry.name, f"{path.rstrip('/')}/{entry.name}"
         count += 1
-        if kind == "dir":
+        if entry.kind == "dir":
             if name != ".server":
                 count += walk(fs, mode, child)
         elif mode == "attrs" and not name.endswith(CONTENT):

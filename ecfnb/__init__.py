@@ -20,16 +20,16 @@ from .errors import (
     ServerError,
     ServerUnreachable,
 )
-from .fsmap import Entry, FileSystemMap
+from .fsmap import DirEntry, Entry, FileSystemMap
 from .nodes import NodeInfo
 from .server import Server, SyncResult, connect
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AccessDenied", "EcflowMissing", "EcfnbError", "Entry", "FileSystemMap", "FileUnavailable",
-    "NodeInfo", "NodeNotFound", "Server", "ServerError", "ServerUnreachable", "SyncResult",
-    "connect", "load_ipython_extension",
+    "AccessDenied", "DirEntry", "EcflowMissing", "EcfnbError", "Entry", "FileSystemMap",
+    "FileUnavailable", "NodeInfo", "NodeNotFound", "Server", "ServerError",
+    "ServerUnreachable", "SyncResult", "connect", "load_ipython_extension",
 ]
 
 

@@ -42,13 +42,24 @@ SERVER_LOG_LINES = 500
 @dataclass(frozen=True)
 class Entry:
     """What ``stat`` tells: ``kind`` is 'dir' or 'file'; ``role`` says what the file is
-    (dir, att, state, why, script, job, jobout, manual, or a .server file name)."""
+    (dir, att, state, why, script, job, jobout, manual, or 'server:<name>'). ``size`` is
+    None only from ``stat(path, fetch=False)`` when knowing it needs a server request."""
 
     kind: str
-    size: int
+    size: int | None
     mtime: float
     node: str
     role: str
+
+
+@dataclass(frozen=True)
+class DirEntry:
+    """One name of a directory listing, with what ``find`` and file browsers need
+    without a stat: kind ('dir' or 'file') and mtime (the node's state-change time)."""
+
+    name: str
+    kind: str
+    mtime: float
 
 
 @dataclass(frozen=True)
@@ -107,22 +118,25 @@ class FileSystemMap:
 
     # -- names ---------------------------------------------------------------------
     def listdir(self, path: str = "/") -> list[str]:
-        return [name for name, _kind in self.scandir(path)]
+        return [entry.name for entry in self.scandir(path)]
 
-    def scandir(self, path: str = "/") -> list[tuple[str, str]]:
-        """``(name, 'dir'|'file')`` for every entry, from one listing of the children:
-        what ``find -name`` needs, without a stat (or a file fetch) per entry."""
+    def scandir(self, path: str = "/") -> list[DirEntry]:
+        """Every entry with its kind and mtime, from one listing of the children: what
+        ``find -name`` and ``ls -t`` need, without a stat (or a file fetch) per entry."""
         target = self._resolve(path)
         if target.role != "dir":
             raise NotADirectoryError(f"not a directory: {normalise_path(path)!r}")
+        synced = _epoch(self.server.last_sync)
         if target.node == "/" + SERVER_DIR:
-            return [(name, "file") for name in SERVER_FILES]
+            return [DirEntry(name, "file", synced) for name in SERVER_FILES]
         children = self.server.children(target.node)
         taken = {child.name for child in children}
-        out: list[tuple[str, str]] = [(SERVER_DIR, "dir")] if target.node == "/" else []
+        out = [DirEntry(SERVER_DIR, "dir", synced)] if target.node == "/" else []
         for child in children:
-            out.append((child.name, "dir"))
-            out.extend((n, "file") for n in self._file_names(child) if n not in taken)
+            mtime = _epoch(child.since) or synced
+            out.append(DirEntry(child.name, "dir", mtime))
+            out.extend(DirEntry(n, "file", mtime) for n in self._file_names(child)
+                       if n not in taken)
         return out
 
     @staticmethod
@@ -163,7 +177,10 @@ class FileSystemMap:
         raise NodeNotFound(path, self.server.address)
 
     # -- stat and read -------------------------------------------------------------
-    def stat(self, path: str) -> Entry:
+    def stat(self, path: str, fetch: bool = True) -> Entry:
+        """Kind, true size and mtime. With ``fetch=False`` a size that would need a server
+        request (script, manual, a remote job or output, .server files) is None unless
+        already cached: listings of big trees stay cheap."""
         target = self._resolve(path)
         mtime = self._mtime(target)
         if target.role == "dir":
@@ -171,6 +188,10 @@ class FileSystemMap:
         local = self._local_file(target)
         if local is not None:
             return Entry("file", os.stat(local).st_size, mtime, target.node, target.role)
+        if not fetch and target.role not in ("att", "state", "why"):
+            cached = self._cache.get(self._cache_key(target))
+            size = None if cached is None else len(cached)
+            return Entry("file", size, mtime, target.node, target.role)
         return Entry("file", len(self._content(target)), mtime, target.node, target.role)
 
     def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
@@ -218,13 +239,14 @@ class FileSystemMap:
             return local
         return None
 
+    def _cache_key(self, target: _Target) -> tuple:
+        """Task files change with a new try or state; generated texts with any sync."""
+        if target.role in TASK_FILES.values() and target.info:
+            return (target.node, target.role, target.info.try_no, target.info.since)
+        return (target.node, target.role, self.server.generation)
+
     def _content(self, target: _Target) -> bytes:
-        if target.node == "/" + SERVER_DIR:
-            key: tuple = (target.node, target.role, self.server.generation)
-        elif target.role in TASK_FILES.values() and target.info:
-            key = (target.node, target.role, target.info.try_no, target.info.since)
-        else:
-            key = (target.node, target.role, self.server.generation)
+        key = self._cache_key(target)
         data = self._cache.get(key)
         if data is None:
             data = self._build(target)

@@ -223,3 +223,18 @@ def test_not_a_directory_and_is_a_directory(fsmap):
         fsmap.listdir("/demo/forecast/post.out")
     with pytest.raises(IsADirectoryError):
         fsmap.read("/demo/forecast")
+
+
+def test_scandir_kinds_and_mtimes_match_stat(fsmap):
+    for entry in fsmap.scandir("/demo/forecast"):
+        full = fsmap.stat(f"/demo/forecast/{entry.name}")
+        assert (entry.kind, entry.mtime) == (full.kind, full.mtime), entry.name
+
+
+def test_stat_without_fetch_leaves_remote_sizes_unknown(server):
+    fs = FileSystemMap(server)
+    assert fs.stat("/demo/forecast/post.ecf", fetch=False).size is None
+    assert fs.stat("/demo/forecast/post.att", fetch=False).size > 0
+    assert fs.stat("/demo/forecast/post.out", fetch=False).size > 0  # local file: cheap
+    size = len(fs.read("/demo/forecast/post.ecf"))
+    assert fs.stat("/demo/forecast/post.ecf", fetch=False).size == size  # now cached
