@@ -28,6 +28,17 @@ def _parser() -> argparse.ArgumentParser:
                       help="also start JupyterLab on notebooks/explore.ipynb")
     demo.add_argument("--lab-port", type=int, default=8888)
     demo.add_argument("--lab-ip", default="127.0.0.1")
+    mount = sub.add_parser("mount", help="mount a server as a read-only directory tree (FUSE)")
+    mount.add_argument("address", metavar="HOST:PORT")
+    mount.add_argument("mountpoint", metavar="MOUNTPOINT")
+    mount.add_argument("--foreground", action="store_true",
+                       help="serve in this process instead of a daemon")
+    mount.add_argument("--interval", type=float, default=10.0,
+                       help="seconds between syncs; what ls shows is at most this old")
+    mount.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
+    umount = sub.add_parser("umount", help="unmount what 'ecfnb mount' mounted")
+    umount.add_argument("mountpoint", metavar="MOUNTPOINT")
+    sub.add_parser("mounts", help="list ecfnb mounts on this machine")
     return parser
 
 
@@ -36,10 +47,34 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return _demo(args)
+        if args.command in ("mount", "umount", "mounts"):
+            return _mount_commands(args)
     except (EcfnbError, ValueError, OSError) as exc:
         print(f"ecfnb {args.command}: {exc}", file=sys.stderr)
         return 1
     return 2
+
+
+def _mount_commands(args: argparse.Namespace) -> int:
+    from . import mount
+
+    if args.command == "mounts":
+        for info in mount.mounted():
+            print(info)
+        return 0
+    if args.command == "umount":
+        mount.stop(args.mountpoint)
+        print(f"unmounted {os.path.abspath(args.mountpoint)}")
+        return 0
+    if args.interval <= 0:
+        raise ValueError("--interval must be a positive number of seconds")
+    if args.foreground:
+        mount.serve_foreground(args.address, args.mountpoint, args.interval, args.parent_pid)
+        return 0
+    info = mount.start(args.address, args.mountpoint, args.interval, args.parent_pid)
+    print(f"mounted {info.address} on {info.mountpoint} (pid {info.pid}); "
+          f"unmount with: ecfnb umount {info.mountpoint}")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -69,6 +69,40 @@ class _Target:
     info: NodeInfo | None = None  # the node's summary, None for '/' and '/.server'
 
 
+class MappedFile:
+    """An open file of the map: resolved once, then read by offset many times (FUSE
+    reads 128 KiB at a time; a 50 MB ``cat`` must not resolve the path 400 times).
+    Local job outputs stay on disk behind a descriptor; other contents are the cached
+    bytes, fixed at open like a snapshot."""
+
+    def __init__(self, entry: Entry, local: str | None, data: bytes | None) -> None:
+        self.entry = entry
+        self._fd = os.open(local, os.O_RDONLY) if local is not None else None
+        self._data = data
+
+    @property
+    def size(self) -> int:
+        if self._fd is not None:
+            return os.fstat(self._fd).st_size
+        return len(self._data or b"")
+
+    def read(self, offset: int, size: int) -> bytes:
+        if self._fd is not None:
+            return os.pread(self._fd, size, offset)
+        return (self._data or b"")[offset:offset + size]
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> MappedFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class _ByteCache:
     """A small LRU of file contents bounded in bytes, shared by threads."""
 
@@ -214,6 +248,17 @@ class FileSystemMap:
         data = self._content(target)
         end = len(data) if size < 0 else offset + size
         return data[offset:end]
+
+    def open(self, path: str) -> MappedFile:
+        """Resolve ``path`` once for many reads; close the result (or use ``with``)."""
+        target = self._resolve(path)
+        if target.role == "dir":
+            raise IsADirectoryError(f"is a directory: {normalise_path(path)!r}")
+        mtime = self._mtime(target)
+        local = self._local_file(target)
+        data = None if local is not None else self._content(target)
+        size = os.stat(local).st_size if local is not None else len(data or b"")
+        return MappedFile(Entry("file", size, mtime, target.node, target.role), local, data)
 
     def tail(self, path: str, lines: int = 1000, max_bytes: int = 4 * 1024 * 1024) -> bytes:
         """The last ``lines`` lines (at most ``max_bytes``), without reading the whole file."""

@@ -1,20 +1,29 @@
-"""IPython magics (``%load_ext ecfnb``): the notebook's current server and friends.
+"""IPython magics (``%load_ext ecfnb``).
 
-``%ecf_connect [HOST:PORT]`` sets the server that every later magic, and
-``ecfnb.connect()`` with no arguments, uses.
+``%ecf_connect [HOST:PORT]`` sets the notebook's current server: the default of every
+later magic and of ``ecfnb.connect()`` with no arguments.
+``%ecf_mount [HOST:PORT] MOUNTPOINT``, ``%ecf_umount [MOUNTPOINT]``, ``%ecf_mounts``:
+FUSE mounts served by a child process (never by the kernel itself), unmounted when
+the kernel exits or restarts (atexit here, and the child watches the kernel's pid).
 """
 
 from __future__ import annotations
 
+import atexit
+import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import EcfnbError
 
 if TYPE_CHECKING:
+    from .mount import MountInfo
     from .server import Server
 
 #: The server chosen by ``%ecf_connect`` in this kernel, or None.
 current_server: Server | None = None
+#: Mounts made from this kernel: mountpoint -> MountInfo.
+kernel_mounts: dict[str, MountInfo] = {}
 
 
 def ecf_connect(line: str = "") -> Server:
@@ -32,13 +41,98 @@ def ecf_connect(line: str = "") -> Server:
     return server
 
 
-def register(ipython: Any) -> None:
-    def connect_magic(line: str) -> Server | None:
+def _address(given: str | None) -> str | None:
+    if given:
+        return given
+    return current_server.address if current_server is not None else None
+
+
+def ecf_mount(line: str = "") -> MountInfo:
+    """``%ecf_mount [HOST:PORT] MOUNTPOINT``: mount in a child process, return at once."""
+    from . import mount
+
+    args = line.split()
+    if len(args) not in (1, 2):
+        raise EcfnbError("usage: %ecf_mount [HOST:PORT] MOUNTPOINT  (default server: the one "
+                         "of %ecf_connect, else ECF_HOST/ECF_PORT)")
+    address, mountpoint = (None, args[0]) if len(args) == 1 else args
+    os.makedirs(mountpoint, exist_ok=True)  # in a notebook, '%ecf_mount mnt' should just work
+    info = mount.start(_address(address) or "", mountpoint, parent_pid=os.getpid())
+    kernel_mounts[info.mountpoint] = info
+    return info
+
+
+def ecf_umount(line: str = "") -> list[str]:
+    """``%ecf_umount [MOUNTPOINT]``: unmount one, or every mount made from this kernel."""
+    from . import mount
+
+    args = line.split()
+    targets = [os.path.abspath(a) for a in args] or list(kernel_mounts)
+    for point in targets:
+        mount.stop(point)
+        kernel_mounts.pop(point, None)
+    return targets
+
+
+def ecf_mounts(line: str = "") -> list[MountInfo]:
+    """``%ecf_mounts``: every ecfnb mount on this machine (this kernel's and others)."""
+    from . import mount
+
+    return mount.mounted()
+
+
+def unmount_all() -> None:
+    """Called at kernel exit: nothing this kernel mounted stays mounted."""
+    from . import mount
+
+    for point in list(kernel_mounts):
         try:
-            return ecf_connect(line)
+            mount.stop(point)
+        except EcfnbError:
+            pass
+        kernel_mounts.pop(point, None)
+
+
+atexit.register(unmount_all)
+
+
+def _friendly(fn: Callable[[str], Any], show: Callable[[Any], None] | None = None
+              ) -> Callable[[str], Any]:
+    """Wrap a magic so that user mistakes print a sentence, not a traceback."""
+    def magic(line: str) -> Any:
+        try:
+            result = fn(line)
         except (EcfnbError, ValueError) as exc:
-            # A sentence for people, not a traceback from inside ecfnb.
             print(f"ecfnb: {exc}")
             return None
+        if show is None:
+            return result
+        show(result)
+        return None
 
-    ipython.register_magic_function(connect_magic, "line", "ecf_connect")
+    magic.__doc__ = fn.__doc__
+    return magic
+
+
+def _print_mount(info: MountInfo) -> None:
+    print(f"mounted {info.address} on {info.mountpoint} (pid {info.pid}); try: "
+          f"!find {info.mountpoint} -name '*.abo'   — unmount with %ecf_umount {info.mountpoint}")
+
+
+def _print_umount(points: list[str]) -> None:
+    print("unmounted " + ", ".join(points) if points else "nothing mounted from this kernel")
+
+
+def _print_mounts(infos: list[MountInfo]) -> None:
+    if not infos:
+        print("no ecfnb mounts")
+    for info in infos:
+        mine = " (this kernel)" if info.mountpoint in kernel_mounts else ""
+        print(f"{info}{mine}")
+
+
+def register(ipython: Any) -> None:
+    ipython.register_magic_function(_friendly(ecf_connect), "line", "ecf_connect")
+    ipython.register_magic_function(_friendly(ecf_mount, _print_mount), "line", "ecf_mount")
+    ipython.register_magic_function(_friendly(ecf_umount, _print_umount), "line", "ecf_umount")
+    ipython.register_magic_function(_friendly(ecf_mounts, _print_mounts), "line", "ecf_mounts")

@@ -10,11 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import get_state
 
 from ecfnb.demo import DemoServer, free_port
 from ecfnb.demo_suite import generated_definition
 from ecfnb.server import Server
+
+from conftest import get_state
 
 ECFNB = [sys.executable, "-m", "ecfnb"]
 

@@ -7,12 +7,13 @@ import os
 import resource
 
 import pytest
-from conftest import get_state, wait_for
 
 from ecfnb.errors import NodeNotFound
 from ecfnb.fsmap import FileSystemMap, attributes_text
 from ecfnb.nodes import STATE_ABBREV
 from ecfnb.server import Server
+
+from conftest import get_state, wait_for
 
 
 def walk(fs: FileSystemMap, path: str = "/") -> dict[str, str]:
@@ -238,3 +239,13 @@ def test_stat_without_fetch_leaves_remote_sizes_unknown(server):
     assert fs.stat("/demo/forecast/post.out", fetch=False).size > 0  # local file: cheap
     size = len(fs.read("/demo/forecast/post.ecf"))
     assert fs.stat("/demo/forecast/post.ecf", fetch=False).size == size  # now cached
+
+
+def test_open_reads_like_read(fsmap):
+    for path in ("/demo/forecast/post.out", "/demo/forecast/post.att", "/demo/forecast/post.ecf"):
+        whole = fsmap.read(path)
+        with fsmap.open(path) as fh:
+            assert fh.size == len(whole) == fsmap.stat(path).size
+            assert fh.read(0, 5) + fh.read(5, len(whole)) == whole
+    with pytest.raises(IsADirectoryError):
+        fsmap.open("/demo")

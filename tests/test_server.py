@@ -11,12 +11,13 @@ import time
 from datetime import datetime, timezone
 
 import pytest
-from conftest import get_state, wait_for
 
 from ecfnb import connect
 from ecfnb.demo import free_port
 from ecfnb.errors import FileUnavailable, NodeNotFound, ServerUnreachable
 from ecfnb.server import Server, parse_address
+
+from conftest import get_state, wait_for
 
 
 def test_connect_to_closed_port_fails_fast():

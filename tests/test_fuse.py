@@ -1,0 +1,210 @@
+"""A real FUSE mount of a real server, used by real `ls`, `find`, `cat`, `grep`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ecfnb import mount
+from ecfnb.fuse import MountError
+from ecfnb.server import Server
+
+from conftest import get_state, wait_for
+
+pytestmark = pytest.mark.skipif(not os.path.exists("/dev/fuse"),
+                                reason="this machine has no /dev/fuse")
+INTERVAL = 2.0
+
+
+def sh(cmd: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, shell=True, capture_output=True, timeout=timeout)
+
+
+@pytest.fixture
+def mnt(tmp_path):
+    point = tmp_path / "mnt"
+    point.mkdir()
+    yield str(point)
+    if mount.is_mounted(str(point)):
+        mount.stop(str(point))
+
+
+@pytest.fixture
+def mounted(demo, mnt):
+    mount.start(demo.address, mnt, interval=INTERVAL)
+    return mnt
+
+
+def found(out: bytes, root: str) -> set[str]:
+    return {line[len(root):] for line in out.decode().split("\n") if line}
+
+
+def test_find_abo_and_sus_equal_server_states(demo, mounted):
+    states = get_state(demo.port)
+    for state, abbrev in (("aborted", "abo"), ("suspended", "sus")):
+        proc = sh(f"find {mounted} -name '*.{abbrev}'")
+        assert proc.returncode == 0, proc.stderr
+        expected = {f"{p}.{abbrev}" for p, (_k, s) in states.items() if s == state}
+        assert expected and found(proc.stdout, mounted) == expected
+    # families and suites whose state is aborted are listed too, by design
+    assert {"/demo.abo", "/demo/forecast.abo"} <= found(sh(f"find {mounted} -name '*.abo'")
+                                                        .stdout, mounted)
+
+
+def test_cat_tail_grep(demo, mounted, server):
+    jobout = server.node("/demo/forecast/post").variable("ECF_JOBOUT")
+    with open(jobout, "rb") as fh:
+        data = fh.read()
+    assert sh(f"cat {mounted}/demo/forecast/post.out").stdout == data
+    assert sh(f"tail -c 100 {mounted}/demo/forecast/post.out").stdout == data[-100:]
+    latin1 = server.node("/demo/prepare/fetch_obs").variable("ECF_JOBOUT")
+    with open(latin1, "rb") as fh:
+        assert sh(f"cat {mounted}/demo/prepare/fetch_obs.out").stdout == fh.read()
+    grep = sh(f"grep -rl 'ERROR: input file' {mounted}/demo")
+    assert f"{mounted}/demo/forecast/post.out" in grep.stdout.decode().split()
+    ls = sh(f"ls -l {mounted}/demo/forecast/post.out").stdout.decode().split()
+    assert int(ls[4]) == len(data) and ls[0] == "-r--r--r--"
+
+
+def test_ls_lt_orders_by_state_change(server, mounted):
+    proc = sh(f"ls -t {mounted}/demo")
+    dirs = [n for n in proc.stdout.decode().split() if "." not in n]
+    since = {k.name: k.since for k in server.children("/demo")}
+    assert dirs == sorted(since, key=lambda n: since[n], reverse=True) or \
+        [since[n] for n in dirs] == sorted(since.values(), reverse=True)
+
+
+@pytest.mark.parametrize("cmd", ["touch {m}/demo/x", "sh -c 'echo hi > {m}/demo.att'",
+                                 "mkdir {m}/demo/newdir", "rm {m}/demo.att",
+                                 "rmdir {m}/demo/archive", "mv {m}/demo.att {m}/demo.bak"])
+def test_writes_are_read_only(mounted, cmd):
+    proc = sh(cmd.format(m=mounted))
+    assert proc.returncode != 0
+    assert b"Read-only file system" in proc.stderr
+
+
+def test_change_appears_within_one_interval_with_fresh_mtime(fresh_demo, mnt):
+    mount.start(fresh_demo.address, mnt, interval=INTERVAL)
+    assert sh(f"find {mnt} -name '*.sus'").stdout.decode().count(".sus") == 1
+    time.sleep(2)  # state-change times have one-second resolution
+    before = int(time.time()) - 1
+    # A real abort: fetch_obs's script now exits 3; rerun it.
+    script = fresh_demo.home / "scripts" / "fetch_obs.ecf"
+    script.write_text(script.read_text().replace('echo "fetching', 'exit 3\necho "fetching'))
+    fresh_demo.client("--requeue", "/demo/prepare/fetch_obs")
+    fresh_demo.client("--suspend", "/demo/housekeeping")
+    wait_for(lambda: get_state(fresh_demo.port)["/demo/prepare/fetch_obs"][1] == "aborted",
+             what="fetch_obs to abort")
+    changed_at = time.monotonic()
+    wait_for(lambda: os.path.exists(f"{mnt}/demo/prepare/fetch_obs.abo"), timeout=INTERVAL * 3,
+             interval=0.1, what="fetch_obs.abo in the mount")
+    assert time.monotonic() - changed_at <= INTERVAL + 1.0
+    assert os.path.exists(f"{mnt}/demo/housekeeping.sus")
+    # ecFlow keeps no time for a suspension: only state changes move mtime
+    newer = found(sh(f"find {mnt} -name '*.abo' -newermt @{before}").stdout, mnt)
+    assert "/demo/prepare/fetch_obs.abo" in newer and "/demo/forecast/post.abo" not in newer
+    recent = found(sh(f"find {mnt}/demo/prepare -mmin -5 -name '*.abo'").stdout, mnt)
+    assert recent == {"/demo/prepare/fetch_obs.abo"}
+    assert b"reason: exit 3" in sh(f"cat {mnt}/demo/prepare/fetch_obs.abo").stdout
+
+
+def test_server_killed_while_mounted(fresh_demo, mnt):
+    mount.start(fresh_demo.address, mnt, interval=INTERVAL)
+    assert sh(f"cat {mnt}/demo/forecast/post.att").returncode == 0
+    fresh_demo.checkpoint()
+    fresh_demo.kill()
+    time.sleep(INTERVAL / 2 + 0.2)  # the view is now due for a sync
+    start = time.monotonic()
+    proc = sh(f"cat {mnt}/demo/forecast/post.att", timeout=30)
+    assert time.monotonic() - start < 4
+    assert proc.returncode != 0 and b"Input/output error" in proc.stderr
+    fresh_demo.restart()
+    wait_for(lambda: sh(f"cat {mnt}/demo/forecast/post.att").returncode == 0, timeout=15,
+             what="reads to work again after the restart")
+    assert b"task post" in sh(f"cat {mnt}/demo/forecast/post.att").stdout
+
+
+def test_cli_mount_umount_and_errors(demo, tmp_path):
+    ecfnb = [sys.executable, "-m", "ecfnb"]
+    point = tmp_path / "m"
+    missing = subprocess.run([*ecfnb, "mount", demo.address, str(point)], capture_output=True,
+                             text=True)
+    assert missing.returncode == 1 and "does not exist: create it with 'mkdir -p" in missing.stderr
+    point.mkdir()
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "f").write_text("x")
+    full = subprocess.run([*ecfnb, "mount", demo.address, str(tmp_path / "full")],
+                          capture_output=True, text=True)
+    assert full.returncode == 1 and "is not empty" in full.stderr
+    down = subprocess.run([*ecfnb, "mount", "localhost:1", str(point)], capture_output=True,
+                          text=True)
+    assert down.returncode == 1 and "not reachable" in down.stderr
+    ok = subprocess.run([*ecfnb, "mount", demo.address, str(point)], capture_output=True,
+                        text=True)
+    try:
+        assert ok.returncode == 0 and "(pid " in ok.stdout
+        assert mount.is_mounted(str(point))
+        again = subprocess.run([*ecfnb, "mount", demo.address, str(point)], capture_output=True,
+                               text=True)
+        assert again.returncode == 1 and "already mounted" in again.stderr
+        listing = subprocess.run([*ecfnb, "mounts"], capture_output=True, text=True).stdout
+        assert f"{demo.address} on {point}" in listing
+    finally:
+        off = subprocess.run([*ecfnb, "umount", str(point)], capture_output=True, text=True)
+    assert off.returncode == 0 and not mount.is_mounted(str(point))
+    pid = int(ok.stdout.split("(pid ")[1].split(")")[0])
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}"), timeout=10, what="the daemon to exit")
+    for out in (missing.stderr, full.stderr, down.stderr):
+        assert "Traceback" not in out
+
+
+def test_no_fuse_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(mount.shutil, "which", lambda name: None)
+    with pytest.raises(MountError, match="apt-get install fuse3"):
+        mount.check_fuse()
+
+
+@pytest.mark.parametrize("how", ["shutdown", "kill"])
+def test_ecf_mount_in_a_real_kernel(demo, mnt, how):
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        def run(code: str) -> str:
+            out: list[str] = []
+            reply = kc.execute_interactive(
+                code, timeout=60,
+                output_hook=lambda msg: out.append(msg["content"].get("text", "")))
+            assert reply["content"]["status"] == "ok", reply["content"]
+            return "".join(out)
+
+        run("%load_ext ecfnb")
+        said = run(f"%ecf_mount {demo.address} {mnt}")
+        assert f"mounted {demo.address} on {mnt}" in said
+        assert mount.is_mounted(mnt)
+        assert f"{mnt} (pid" in run("%ecf_mounts") and "(this kernel)" in run("%ecf_mounts")
+        assert "post.abo" in run(f"import os; print(os.listdir('{mnt}/demo/forecast'))")
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=(how == "kill"))
+    # shutdown: the kernel's atexit unmounts; kill (SIGKILL): the child sees its parent gone
+    wait_for(lambda: not mount.is_mounted(mnt), timeout=15, what="the mount to go away")
+
+
+def test_server_module_shared_by_threads_of_the_mount(mounted):
+    procs = [subprocess.Popen(f"for i in 1 2 3 4 5; do cat {mounted}/demo/forecast/*.att "
+                              f"{mounted}/demo/*/*.out > /dev/null || exit 1; done",
+                              shell=True, stderr=subprocess.PIPE) for _ in range(4)]
+    for proc in procs:
+        assert proc.wait(60) == 0, proc.stderr.read()
+
+
+def test_server_object_not_needed_to_unmount(demo, mnt):
+    info = mount.start(demo.address, mnt, interval=INTERVAL)
+    assert info.pid and Server(demo.host, demo.port).ping() < 2
+    mount.stop(mnt)
+    assert not mount.is_mounted(mnt)
