@@ -237,6 +237,7 @@ class DemoServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        self.remove_home()
 
 
 def stop_server(port: int, host: str = "localhost", timeout: float = 10) -> None:

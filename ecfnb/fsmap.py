@@ -4,11 +4,14 @@ FUSE, fsspec and the widgets are thin adapters over ``FileSystemMap``; none of
 them builds a path or a file's content itself. The map knows nothing of them.
 
 Rules a user can rely on:
-- every node C of a parent is a directory ``C/`` plus files ``C.att`` (its own
-  attributes in definition syntax), ``C.<sta>`` (its display state, ``.sus`` when
-  suspended), ``C.why``; tasks and aliases also ``C.ecf``, ``C.job``, ``C.out``,
-  ``C.man``; the root has ``.server/`` (stats, version, log, zombies);
-- a child's name always wins over a generated name (ecFlow allows '.' in names);
+- every node C of a parent has files ``C.att`` (its own attributes in definition
+  syntax), ``C.<sta>`` (its display state, ``.sus`` when suspended), ``C.why``;
+  tasks and aliases also ``C.ecf``, ``C.job``, ``C.out``, ``C.man``;
+- suites and families are directories ``C/``; a task is a directory only when it
+  has aliases (an empty directory per task made ``find`` open 100k directories on
+  a 100k-task server for nothing); the root has ``.server/`` (stats, version, log,
+  zombies);
+- a directory's name always wins over a generated name (ecFlow allows '.' in names);
 - sizes are true byte sizes, reads honour offset and size, mtime is the node's
   state-change time (so ``ls -lt`` / ``find -mmin`` show recent changes);
 - a task's job and output are read from local disk when ECF_JOB/ECF_JOBOUT is
@@ -164,11 +167,12 @@ class FileSystemMap:
         if target.node == "/" + SERVER_DIR:
             return [DirEntry(name, "file", synced) for name in SERVER_FILES]
         children = self.server.children(target.node)
-        taken = {child.name for child in children}
+        taken = {child.name for child in children if is_directory(child)}
         out = [DirEntry(SERVER_DIR, "dir", synced)] if target.node == "/" else []
         for child in children:
             mtime = _epoch(child.since) or synced
-            out.append(DirEntry(child.name, "dir", mtime))
+            if child.name in taken:
+                out.append(DirEntry(child.name, "dir", mtime))
             out.extend(DirEntry(n, "file", mtime) for n in self._file_names(child)
                        if n not in taken)
         return out
@@ -194,9 +198,11 @@ class FileSystemMap:
                 return _Target(parent, f"server:{last}")
             raise NodeNotFound(path, self.server.address)
         try:
-            return _Target(path, "dir", self.server.summary(path))
+            info = self.server.summary(path)
         except NodeNotFound:
-            pass  # not a node: a generated name, unless a child of that name exists
+            info = None  # not a node: a generated name
+        if info is not None and is_directory(info):
+            return _Target(path, "dir", info)
         base, dot, ext = last.rpartition(".")
         if not dot or not base:
             raise NodeNotFound(path, self.server.address)
@@ -212,9 +218,10 @@ class FileSystemMap:
 
     # -- stat and read -------------------------------------------------------------
     def stat(self, path: str, fetch: bool = True) -> Entry:
-        """Kind, true size and mtime. With ``fetch=False`` a size that would need a server
-        request (script, manual, a remote job or output, .server files) is None unless
-        already cached: listings of big trees stay cheap."""
+        """Kind, true size and mtime. With ``fetch=False`` a size that costs a server
+        request or a full node description (script, manual, a remote job or output,
+        .att, .why, .server files) is None unless already cached: listings of big
+        trees stay cheap."""
         target = self._resolve(path)
         mtime = self._mtime(target)
         if target.role == "dir":
@@ -222,7 +229,7 @@ class FileSystemMap:
         local = self._local_file(target)
         if local is not None:
             return Entry("file", os.stat(local).st_size, mtime, target.node, target.role)
-        if not fetch and target.role not in ("att", "state", "why"):
+        if not fetch and target.role != "state":
             cached = self._cache.get(self._cache_key(target))
             size = None if cached is None else len(cached)
             return Entry("file", size, mtime, target.node, target.role)
@@ -322,6 +329,11 @@ class FileSystemMap:
         if name == "log":
             return self.server.client_text("--log=get", str(SERVER_LOG_LINES))
         return self.server.client_text("--zombie_get")
+
+
+def is_directory(info: NodeInfo) -> bool:
+    """Suites and families always; tasks only when they hold aliases."""
+    return info.kind in ("server", "suite", "family") or info.has_children
 
 
 def _epoch(when: datetime | None) -> float:

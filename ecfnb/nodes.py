@@ -58,7 +58,8 @@ class NodeInfo:
     """What ecfnb knows of one node at the last sync. ``detailed`` tells whether
     ``attributes`` and ``variables`` were read (``Server.node(path)``) or left
     empty (listings). ``child_names`` is filled by ``Server.node`` and left empty
-    by ``Server.children`` (call ``children`` again to go down)."""
+    by ``Server.children`` (call ``children`` again to go down); ``has_children``
+    is always right."""
 
     path: str
     name: str
@@ -68,6 +69,7 @@ class NodeInfo:
     try_no: int = 0
     aborted_reason: str = ""
     child_names: tuple[str, ...] = ()
+    has_children: bool = False
     attributes: tuple[Attribute, ...] = ()
     variables: tuple[Variable, ...] = ()
     detailed: bool = False
@@ -119,6 +121,8 @@ def display_state(node: Any) -> str:
 
 
 def child_nodes(node: Any, kind: str) -> list[Any]:
+    if kind == "alias":
+        return []
     return list(node.aliases) if kind == "task" else list(node.nodes)
 
 
@@ -136,6 +140,14 @@ def summarise(node: Any, with_children: bool = True) -> NodeInfo:
     ``with_children`` also no ``child_names`` (listing grandchildren doubles the cost)."""
     kind = node_kind(node)
     is_task = kind in ("task", "alias")
+    child_names: tuple[str, ...] = ()
+    if with_children:
+        child_names = tuple(child.name() for child in child_nodes(node, kind))
+        has_children = bool(child_names)
+    elif kind == "alias":
+        has_children = False
+    else:  # ~3 µs a node: cheaper than naming every child
+        has_children = next(iter(node.aliases if is_task else node.nodes), None) is not None
     return NodeInfo(
         path=node.get_abs_node_path(),
         name=node.name(),
@@ -144,8 +156,8 @@ def summarise(node: Any, with_children: bool = True) -> NodeInfo:
         since=parse_time(node.get_state_change_time()),
         try_no=node.get_int_try_no() if is_task else 0,
         aborted_reason=node.get_aborted_reason() if is_task else "",
-        child_names=tuple(child.name() for child in child_nodes(node, kind))
-        if with_children else (),
+        child_names=child_names,
+        has_children=has_children,
     )
 
 

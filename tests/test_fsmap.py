@@ -17,18 +17,19 @@ from conftest import get_state, wait_for
 
 
 def walk(fs: FileSystemMap, path: str = "/") -> dict[str, str]:
-    """node path -> state abbreviation found beside it, by listdir/stat only."""
+    """node path -> state abbreviation found beside it, by listdir/stat only: a node is
+    known by its NAME.att file; directories are descended into."""
     found: dict[str, str] = {}
     names = fs.listdir(path)
     for name in names:
         child = f"{path.rstrip('/')}/{name}"
-        if name == ".server":
-            continue
-        if fs.stat(child).kind == "dir":
-            markers = [n[len(name) + 1:] for n in names
-                       if n.startswith(name + ".") and n[len(name) + 1:] in STATE_ABBREV.values()]
+        if name.endswith(".att"):
+            node = name[:-4]
+            markers = [n[len(node) + 1:] for n in names
+                       if n.startswith(node + ".") and n[len(node) + 1:] in STATE_ABBREV.values()]
             assert len(markers) == 1, f"{child}: state markers {markers}"
-            found[child] = markers[0]
+            found[child[:-4]] = markers[0]
+        elif name != ".server" and fs.stat(child).kind == "dir":
             found.update(walk(fs, child))
     return found
 
@@ -159,24 +160,40 @@ def test_bad_paths_raise_file_not_found(fsmap, bad):
 
 
 def test_dotted_task_name_is_a_node(fsmap):
-    assert fsmap.stat("/demo/prepare/check.data").kind == "dir"
     names = fsmap.listdir("/demo/prepare")
-    assert {"check.data", "check.data.att", "check.data.com", "check.data.ecf"} <= set(names)
+    assert {"check.data.att", "check.data.com", "check.data.ecf"} <= set(names)
     assert fsmap.read("/demo/prepare/check.data.att").startswith(b"task check.data ")
+    assert fsmap.stat("/demo/prepare/check.data.com").node == "/demo/prepare/check.data"
     assert b"threshold" in fsmap.read("/demo/prepare/check.data.ecf")
+    # a task without aliases is no directory, and 'check.data' is not 'check' + '.data'
+    assert "check.data" not in names
+    with pytest.raises(FileNotFoundError):
+        fsmap.stat("/demo/prepare/check.data")
 
 
-def test_child_name_wins_over_generated_name(fresh_demo):
+def test_families_are_directories_tasks_are_not(fsmap):
+    kinds = {e.name: e.kind for e in fsmap.scandir("/demo/forecast")}
+    assert "post" not in kinds and kinds["post.out"] == "file"
+    assert {e.name: e.kind for e in fsmap.scandir("/demo")}["forecast"] == "dir"
+
+
+def test_directory_name_wins_over_generated_name(fresh_demo):
     clash = fresh_demo.home / "clash.def"
     clash.write_text("suite clash\n  defstatus suspended\n  family f\n    task run\n"
-                     "    task run.que\n    task run.att\n  endfamily\nendsuite\n")
+                     "    task run.que\n  endfamily\n  family f.att\n    task x\n  endfamily\n"
+                     "endsuite\n")
     fresh_demo.client("--load", str(clash))
+    fresh_demo.client("--begin", "clash")  # suspended: nothing runs, tasks are queued
     fs = FileSystemMap(Server(fresh_demo.host, fresh_demo.port))
     fs.refresh()
-    names = fs.listdir("/clash/f")
-    assert names.count("run.que") == 1 and names.count("run.att") == 1
-    assert fs.stat("/clash/f/run.que").kind == "dir"   # the task, not run's state marker
-    assert fs.stat("/clash/f/run.att").kind == "dir"
+    names = fs.listdir("/clash")
+    assert names.count("f.att") == 1
+    assert fs.stat("/clash/f.att").kind == "dir"   # the family, not f's attributes
+    assert fs.listdir("/clash/f.att")[0] == "x.att"
+    assert fs.read("/clash/f.att.att").startswith(b"family f.att ")
+    # tasks are no directories: 'run.que' is run's state marker, the task's files are beside
+    inner = fs.listdir("/clash/f")
+    assert inner.count("run.que") == 1 and fs.stat("/clash/f/run.que").role == "state"
     assert fs.read("/clash/f/run.que.att").startswith(b"task run.que ")
 
 
@@ -208,7 +225,9 @@ def test_task_files(demo, fsmap):
 def test_mtime_is_state_change_time(server, fsmap):
     info = server.node("/demo/forecast/post", detail=False)
     assert fsmap.stat("/demo/forecast/post.out").mtime == info.since.timestamp()
-    assert fsmap.stat("/demo/forecast/post").mtime == info.since.timestamp()
+    assert fsmap.stat("/demo/forecast/post.abo").mtime == info.since.timestamp()
+    family = server.node("/demo/forecast", detail=False)
+    assert fsmap.stat("/demo/forecast").mtime == family.since.timestamp()
 
 
 def test_server_directory(fsmap):
@@ -235,7 +254,8 @@ def test_scandir_kinds_and_mtimes_match_stat(fsmap):
 def test_stat_without_fetch_leaves_remote_sizes_unknown(server):
     fs = FileSystemMap(server)
     assert fs.stat("/demo/forecast/post.ecf", fetch=False).size is None
-    assert fs.stat("/demo/forecast/post.att", fetch=False).size > 0
+    assert fs.stat("/demo/forecast/post.abo", fetch=False).size > 0
+    assert fs.stat("/demo/forecast/post.att", fetch=False).size is None
     assert fs.stat("/demo/forecast/post.out", fetch=False).size > 0  # local file: cheap
     size = len(fs.read("/demo/forecast/post.ecf"))
     assert fs.stat("/demo/forecast/post.ecf", fetch=False).size == size  # now cached
