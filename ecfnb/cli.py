@@ -4,6 +4,7 @@ mistakes a user can make (bad address, busy port, missing ecFlow)."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import signal
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 from .errors import EcfnbError
+from .jupyterfs import jupyterfs_config
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -103,7 +105,7 @@ def _demo(args: argparse.Namespace) -> int:
         demo.start()
         print(f"ready {demo.address}", flush=True)
         if args.lab:
-            lab = _start_lab(demo.address, args.lab_ip, args.lab_port)
+            lab = _start_lab(demo.address, args.lab_ip, args.lab_port, demo.home)
         print("Ctrl-C stops everything.", flush=True)
         while True:
             if lab is not None and lab.poll() is not None:
@@ -128,7 +130,7 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _start_lab(address: str, ip: str, port: int) -> subprocess.Popen:
+def _start_lab(address: str, ip: str, port: int, config_dir: Path) -> subprocess.Popen:
     """JupyterLab on notebooks/explore.ipynb, in its own session so that Ctrl-C reaches
     us first (JupyterLab would otherwise ask y/n) and we stop it cleanly."""
     notebooks = Path(__file__).resolve().parent.parent / "notebooks"
@@ -137,8 +139,11 @@ def _start_lab(address: str, ip: str, port: int) -> subprocess.Popen:
     token = secrets.token_hex(16)
     host, _, ecf_port = address.rpartition(":")
     env = dict(os.environ, ECF_HOST=host, ECF_PORT=ecf_port)
+    # The demo server also appears as a jupyter-fs drive in JupyterLab's sidebar.
+    config = Path(config_dir) / "jupyter_server_config.json"
+    config.write_text(json.dumps(jupyterfs_config({f"ecFlow {address}": address})))
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ip={ip}",
-           f"--port={port}", f"--IdentityProvider.token={token}",
+           f"--port={port}", f"--IdentityProvider.token={token}", f"--config={config}",
            f"--ServerApp.root_dir={notebooks}", "--ServerApp.port_retries=20"]
     if os.geteuid() == 0:
         cmd.append("--allow-root")

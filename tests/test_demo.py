@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -126,6 +127,12 @@ def test_demo_with_lab_serves_the_explore_notebook():
         with urllib.request.urlopen(url.replace("/lab/tree/explore.ipynb",
                                                 "/api/contents/explore.ipynb"), timeout=30) as r:
             assert b"ecf_connect" in r.read()
+        # the demo server is also a jupyter-fs drive (ecflow://localhost:PORT/)
+        with urllib.request.urlopen(url.replace("/lab/tree/explore.ipynb",
+                                                "/jupyterfs/resources"), timeout=30) as r:
+            resources = json.loads(r.read())
+        assert [(r["url"], r.get("init")) for r in resources] == [
+            (f"ecflow://localhost:{port}/", True)]
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0

@@ -1,0 +1,191 @@
+"""Real-browser test helpers: JupyterLab on a free loopback port, Debian's chromium.
+
+Recipes from ../shared/BROWSER_TESTING.md: never ``playwright install`` (no downloads
+here), playwright drives ``/usr/bin/chromium``; JupyterLab runs from this
+interpreter with no token, in its own config directory (no user workspaces or
+settings leak in) and its own session, and is stopped by its pid: SIGTERM (it shuts
+down its kernels), then SIGKILL of its process group if it lingers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.cookiejar
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+#: Lab user settings every test lab gets: no news or update toast over the screenshots.
+QUIET_SETTINGS = {"@jupyterlab/apputils-extension/notification":
+                  {"fetchNews": "false", "checkForUpdates": False}}
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Lab:
+    """A running JupyterLab: ``url`` is its base URL, ``log`` its stdout+stderr."""
+
+    process: subprocess.Popen
+    port: int
+    root_dir: Path
+    config_dir: Path
+
+    @property
+    def log(self) -> Path:
+        return self.config_dir / "lab.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def get_json(self, path: str, timeout: float = 10) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=timeout) as reply:
+            return json.load(reply)
+
+    def api(self, method: str, path: str, body: Any = None, timeout: float = 10
+            ) -> tuple[int, Any]:
+        """(status, JSON reply) of a REST call; writes send the ``_xsrf`` cookie back as
+        ``X-XSRFToken``, as the server requires even without a token."""
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        opener.open(self.url + "/lab", timeout=timeout).read()
+        xsrf = next((c.value for c in jar if c.name == "_xsrf"), "")
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"X-XSRFToken": xsrf,
+                                                  "Content-Type": "application/json"})
+        try:
+            with opener.open(request, timeout=timeout) as reply:
+                status, text = reply.status, reply.read()
+        except urllib.error.HTTPError as error:
+            status, text = error.code, error.read()
+        return status, json.loads(text) if text else None
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def start_lab(root_dir: str | os.PathLike, server_config: dict | None = None,
+              user_settings: dict[str, dict] | None = None, timeout: float = 60,
+              extra_args: tuple[str, ...] = ()) -> Lab:
+    """JupyterLab serving ``root_dir``. ``server_config`` is written as the
+    ``jupyter_server_config.json`` of a fresh config directory, ``user_settings``
+    ({'@scope/ext/plugin': {...}}) as its Lab user settings, over QUIET_SETTINGS.
+    Returns once ``/api/status`` answers."""
+    root = Path(root_dir)
+    config_dir = Path(tempfile.mkdtemp(prefix="ecfnb-lab-config-"))
+    (config_dir / "jupyter_server_config.json").write_text(json.dumps(server_config or {}))
+    for plugin, values in {**QUIET_SETTINGS, **(user_settings or {})}.items():
+        settings = config_dir / "lab" / "user-settings" / f"{plugin}.jupyterlab-settings"
+        settings.parent.mkdir(parents=True, exist_ok=True)
+        settings.write_text(json.dumps(values))
+    port = free_loopback_port()
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config_dir),
+               JUPYTERLAB_SETTINGS_DIR=str(config_dir / "lab" / "user-settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(config_dir / "lab" / "workspaces"))
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
+               "--ip", "127.0.0.1", "--port", str(port), "--ServerApp.port_retries=0",
+               "--ServerApp.token=", "--ServerApp.password=",
+               f"--ServerApp.root_dir={root}", *extra_args]
+    with open(config_dir / "lab.log", "wb") as out:
+        process = subprocess.Popen(command, cwd=root, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    lab = Lab(process, port, root, config_dir)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = lab.log_tail()
+            stop_lab(lab)
+            raise RuntimeError(f"JupyterLab exited with {process.returncode}:\n{tail}")
+        with contextlib.suppress(OSError, ValueError):
+            lab.get_json("/api/status", timeout=2)
+            return lab
+        time.sleep(0.2)
+    stop_lab(lab)
+    raise RuntimeError(f"JupyterLab did not answer within {timeout} s:\n{lab.log_tail()}")
+
+
+def stop_lab(lab: Lab, timeout: float = 15) -> None:
+    """SIGTERM by pid, then SIGKILL of its own process group if still there."""
+    if lab.process.poll() is None:
+        lab.process.send_signal(signal.SIGTERM)
+        try:
+            lab.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(lab.pid, signal.SIGKILL)  # its session: nothing it started survives
+    lab.process.wait(5)
+    shutil.rmtree(lab.config_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_lab(root_dir: str | os.PathLike, server_config: dict | None = None,
+                **kwargs: Any) -> Iterator[Lab]:
+    lab = start_lab(root_dir, server_config, **kwargs)
+    try:
+        yield lab
+    finally:
+        stop_lab(lab)
+
+
+def require_chromium() -> None:
+    """Skip (with the reason printed) only when Debian's chromium is really absent."""
+    if not os.access(CHROMIUM, os.X_OK):
+        reason = (f"{CHROMIUM} is missing: install Debian's chromium "
+                  "('make setup' or 'sudo apt-get install chromium')")
+        print(reason)
+        pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def chromium_page(width: int = 1400, height: int = 1000) -> Iterator[Any]:
+    """A playwright page in headless Debian chromium; browser closed on exit."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": width, "height": height})
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save a full-window screenshot as tests/artifacts/NAME.png."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
