@@ -22,6 +22,7 @@ import os
 import stat
 import threading
 import time
+from ctypes.util import find_library
 from typing import Any
 
 from .errors import EcfnbError, NodeNotFound, ServerUnreachable
@@ -35,7 +36,10 @@ class MountError(EcfnbError):
 
 
 def load_fuse() -> Any:
-    """mfusepy (libfuse 3 and 2), else fusepy's ``fuse`` (libfuse 2)."""
+    """mfusepy (libfuse 3 and 2), else fusepy's ``fuse`` (libfuse 2). mfusepy takes
+    libfuse 2 when both are installed; we ask for the current one, 3."""
+    if not os.environ.get("FUSE_LIBRARY_PATH") and find_library("fuse3"):
+        os.environ.setdefault("FUSE_LIBRARY_NAME", "fuse3")
     try:
         import mfusepy as fuse_module
     except ImportError:
