@@ -21,6 +21,7 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/bench_fsmap.py
+	$(PY) benchmarks/bench_fuse.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .jupyter-demo.log build *.egg-info
