@@ -41,6 +41,16 @@ def _parser() -> argparse.ArgumentParser:
     umount = sub.add_parser("umount", help="unmount what 'ecfnb mount' mounted")
     umount.add_argument("mountpoint", metavar="MOUNTPOINT")
     sub.add_parser("mounts", help="list ecfnb mounts on this machine")
+    watch = sub.add_parser("watch", help="print (and mail) every task that aborts")
+    watch.add_argument("address", metavar="HOST:PORT")
+    watch.add_argument("paths", metavar="PATH", nargs="*", help="subtrees to watch (default /)")
+    watch.add_argument("--interval", type=float, default=10.0, help="seconds between polls")
+    watch.add_argument("--lines", type=int, default=30, help="output lines per abort")
+    watch.add_argument("--mail-to", nargs="+", metavar="ADDR", help="mail every abort here")
+    watch.add_argument("--smtp", metavar="HOST:PORT", help="SMTP server for --mail-to")
+    watch.add_argument("--mail-from", default="ecfnb@localhost", metavar="ADDR")
+    watch.add_argument("--once", action="store_true",
+                       help="report the tasks aborted now, then exit")
     return parser
 
 
@@ -51,10 +61,54 @@ def main(argv: list[str] | None = None) -> int:
             return _demo(args)
         if args.command in ("mount", "umount", "mounts"):
             return _mount_commands(args)
+        if args.command == "watch":
+            return _watch(args)
     except (EcfnbError, ValueError, OSError) as exc:
         print(f"ecfnb {args.command}: {exc}", file=sys.stderr)
         return 1
     return 2
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from .mail import send_event
+    from .server import Server
+    from .watch import AbortWatcher
+
+    if args.mail_to and not args.smtp:
+        raise ValueError("--mail-to needs --smtp HOST:PORT (the mail server to send through)")
+    Server(args.address).sync()  # a wrong address is an error now, not a silent retry loop
+
+    def report(event) -> None:  # noqa: ANN001 - an Event
+        print(event.text(), flush=True)
+        if args.mail_to:
+            send_event(event, args.mail_to, args.smtp, args.mail_from)
+
+    watcher = AbortWatcher(args.address, args.paths, args.interval, lines=args.lines,
+                           on_event=report)
+    if args.once:
+        events = watcher.poll_once()
+        if not events:
+            print(f"no aborted task under {' '.join(args.paths) or '/'} on {watcher.address}")
+        return 0
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    print(f"watching {watcher.address} {' '.join(args.paths) or '/'} every {args.interval:g} s"
+          " (Ctrl-C stops)", flush=True)
+    watcher.start()
+    status = None
+    try:
+        while True:
+            if watcher.status != status and watcher.status in ("connected", "disconnected"):
+                status = watcher.status
+                note = f": {watcher.message}" if watcher.message else ""
+                print(f"[{time.strftime('%H:%M:%S')}] {status}{note}", file=sys.stderr,
+                      flush=True)
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        watcher.stop()
+    return 0
 
 
 def _mount_commands(args: argparse.Namespace) -> int:

@@ -256,6 +256,12 @@ class FileSystemMap:
         end = len(data) if size < 0 else offset + size
         return data[offset:end]
 
+    @staticmethod
+    def path_of(node: str, role: str) -> str:
+        """The map's path of a node's file: ``path_of('/s/t', 'jobout') == '/s/t.out'``."""
+        ext = {value: key for key, value in TASK_FILES.items()}.get(role, role)
+        return f"{normalise_path(node)}.{ext}"
+
     def open(self, path: str) -> MappedFile:
         """Resolve ``path`` once for many reads; close the result (or use ``with``)."""
         target = self._resolve(path)

@@ -144,6 +144,7 @@ class Server:
         self._started = ""
         self._identity_checked = 0.0
         self.generation = 0
+        self.requests = 0  # requests sent to the server, for measuring polls
         self.last_sync: datetime | None = None
         self.connected = False
 
@@ -176,11 +177,13 @@ class Server:
         client.set_retry_connection_period(1)
         return client
 
-    def _call(self, what: str, fn: Callable[[Any], T]) -> T:
-        """Run ``fn(client)`` under the lock, with C++ stderr captured and errors mapped."""
+    def _call(self, what: str, fn: Callable[[Any], T], request: bool = True) -> T:
+        """Run ``fn(client)`` under the lock, with C++ stderr captured and errors mapped.
+        ``request=False`` for calls that only read the client's local copy."""
         with self._lock:
             if self._client is None:
                 self._client = self._new_client()
+            self.requests += request
             with _captured_fd(2) as noise:
                 try:
                     result = fn(self._client)
@@ -228,7 +231,8 @@ class Server:
                 self.last_sync = datetime.now(timezone.utc)
                 return SyncResult(False, frozenset(), self.generation)
             self._call("sync", lambda c: c.sync_local())
-            changed = frozenset(self._call("sync", lambda c: list(c.changed_node_paths)))
+            changed = frozenset(self._call("sync", lambda c: list(c.changed_node_paths),
+                                           request=False))
             pid = self._server_pid()
             if not changed or pid != self._pid:
                 return self._after_full(pid)
@@ -331,6 +335,14 @@ class Server:
                 value = found.find_parent_variable_sub_value(name)
             return value or None
 
+    def flags(self, path: str) -> frozenset[str]:
+        """The node's ecFlow flags that are set ('late', 'zombie', 'killed', ...)."""
+        path = normalise_path(path)
+        with self._defs() as defs:
+            flag = self._find(defs, path).get_flag()
+            return frozenset(name for name, value in ecflow.FlagType.names.items()
+                             if name != "not_set" and flag.is_set(value))
+
     def why(self, path: str) -> str:
         """ecFlow's explanation of why a node is not running (ecflow_ui's Why tab)."""
         path = normalise_path(path)
@@ -403,6 +415,7 @@ class Server:
         env = dict(os.environ, ECF_HOST=self.host, ECF_PORT=str(self.port),
                    ECF_CONNECT_TIMEOUT=str(max(1, round(self.timeout))))
         env.pop("ECF_NAME", None)  # inside a job, these would make it a child command
+        self.requests += 1
         try:
             # The command-line client retries a hung server for longer than its own
             # ECF_CONNECT_TIMEOUT; one second of grace, then it is killed.

@@ -1,0 +1,75 @@
+"""What the abort watcher reports: plain, JSON-friendly records.
+
+They travel from the polling process to the notebook as JSON lines, so they are
+frozen dataclasses of strings, numbers and datetimes, with ``to_json``/``from_json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AbortEvent:
+    """A task went into 'aborted'. ``time`` is its state-change time (UTC); ``key``
+    identifies one abort: the same abort seen again (a reconnect, a restarted server)
+    has the same key, a new abort (requeued, aborted again) a new one."""
+
+    server: str
+    path: str
+    time: datetime
+    try_no: int
+    reason: str
+    output_tail: str
+    kind: str = "abort"
+
+    @property
+    def key(self) -> tuple[str, int, str]:
+        return (self.path, self.try_no, self.time.isoformat())
+
+    def text(self) -> str:
+        """The block the CLI prints and mails."""
+        head = (f"ABORTED {self.path} on {self.server}\n"
+                f"  at     {self.time:%Y-%m-%d %H:%M:%S} UTC\n"
+                f"  try    {self.try_no}\n"
+                f"  reason {self.reason or '(none given)'}\n")
+        tail = self.output_tail.rstrip("\n")
+        return head + "  output (tail):\n" + "".join(f"    {line}\n" for line in
+                                                     tail.split("\n")) if tail else head
+
+
+@dataclass(frozen=True)
+class LateEvent:
+    """A node flagged late, a task active longer than the threshold, or a zombie."""
+
+    server: str
+    path: str
+    time: datetime
+    why: str
+    kind: str = "late"
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.path, self.why.split(":")[0], self.time.isoformat())
+
+    def text(self) -> str:
+        return f"LATE {self.path} on {self.server}: {self.why} ({self.time:%H:%M:%S} UTC)\n"
+
+
+Event = AbortEvent | LateEvent
+
+
+def to_json(event: Event) -> dict[str, Any]:
+    data = asdict(event)
+    data["time"] = event.time.isoformat()
+    return data
+
+
+def from_json(data: dict[str, Any]) -> Event:
+    cls = AbortEvent if data.get("kind") == "abort" else LateEvent
+    names = {f.name for f in fields(cls)}
+    values = {k: v for k, v in data.items() if k in names}
+    values["time"] = datetime.fromisoformat(values["time"])
+    return cls(**values)
