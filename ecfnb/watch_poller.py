@@ -45,6 +45,9 @@ class AbortDetector:
         self.zombies = zombies
         self.reported: set[tuple] = set()
         self.active: dict[str, datetime] = {}
+        # Last state seen per task: a task seen out of 'aborted' and back is a new abort
+        # even when its state-change time did not move (a halted server's suite clock).
+        self.last_state: dict[str, str] = {}
         self._first = True
 
     def watched(self, path: str) -> bool:
@@ -96,9 +99,11 @@ class AbortDetector:
             self.active[info.path] = info.since
         else:
             self.active.pop(info.path, None)
+        previous = self.last_state.get(info.path)
+        self.last_state[info.path] = info.state
         if info.state == "aborted" and info.since:
             key = (info.path, info.try_no, info.since.isoformat())
-            if key not in self.reported:
+            if key not in self.reported or previous not in (None, "aborted"):
                 self.reported.add(key)
                 if not silent:
                     events.append(self._abort(info))

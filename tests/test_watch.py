@@ -206,3 +206,16 @@ def test_cli_usage_errors(demo, args, message):
     proc = subprocess.run([*ECFNB, "watch", demo.address, *args], capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 1 and message in proc.stderr
+
+
+def test_abort_again_on_a_halted_server_is_a_new_event():
+    """A halted server's suite clock stands still: state-change times repeat."""
+    with DemoServer(tasks=40) as halted, AbortWatcher(halted.address, interval=0.3) as watcher:
+        connected(watcher)
+        task = "/gen00/f000/g00/t000"
+        halted.client("--force=aborted", task)
+        assert watcher.wait_for_event(lambda e: e.path == task, timeout=10)
+        halted.client("--requeue", task)
+        time.sleep(1)  # seen queued
+        halted.client("--force=aborted", task)
+        assert watcher.wait_for_event(lambda e: e.path == task, timeout=10)
