@@ -10,6 +10,7 @@ read by ``describe`` for the one node that is opened.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -245,23 +246,22 @@ def visible_variables(node: Any, server_variables: list[Variable]) -> list[Varia
             seen.add(name)
             out.append(Variable(name, value, origin, source))
 
+    def node_variables(of: Any) -> Iterator[tuple[Any, bool]]:
+        """(variable, generated?) defined on ``of`` itself."""
+        generated = ecflow.VariableList()
+        of.get_generated_variables(generated)
+        yield from ((var, False) for var in of.variables)
+        yield from ((var, True) for var in generated)
+
     path = node.get_abs_node_path()
-    for var in node.variables:
-        add(var.name(), var.value(), "own", path)
-    generated = ecflow.VariableList()
-    node.get_generated_variables(generated)
-    for var in generated:
-        add(var.name(), var.value(), "generated", path)
+    for var, is_generated in node_variables(node):
+        add(var.name(), var.value(), "generated" if is_generated else "own", path)
     parent = node.get_parent()
     while parent is not None:
         parent_path = parent.get_abs_node_path()
-        for var in parent.variables:
-            add(var.name(), var.value(), "inherited", parent_path)
-        generated = ecflow.VariableList()
-        parent.get_generated_variables(generated)
-        for var in generated:
+        for var, _ in node_variables(parent):
             add(var.name(), var.value(), "inherited", parent_path)
         parent = parent.get_parent()
-    for var in server_variables:
-        add(var.name, var.value, "inherited", "/")
+    for variable in server_variables:
+        add(variable.name, variable.value, "inherited", "/")
     return out
