@@ -11,6 +11,10 @@ install it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from . import watch as _watch_module  # noqa: F401 - see watch() below
 from .errors import (
     AccessDenied,
     EcflowMissing,
@@ -24,13 +28,40 @@ from .fsmap import DirEntry, Entry, FileSystemMap
 from .nodes import NodeInfo
 from .server import Server, SyncResult, connect
 
+if TYPE_CHECKING:
+    from .widgets.watch_panel import WatchPanel
+
 __version__ = "0.1.0"
 
 __all__ = [
     "AccessDenied", "DirEntry", "EcflowMissing", "EcfnbError", "Entry", "FileSystemMap",
     "FileUnavailable", "NodeInfo", "NodeNotFound", "Server", "ServerError",
-    "ServerUnreachable", "SyncResult", "connect", "load_ipython_extension",
+    "ServerUnreachable", "SyncResult", "connect", "load_ipython_extension", "watch",
 ]
+
+
+# The submodule ecfnb.watch (AbortWatcher) is imported above, before this function is
+# defined: importing a submodule for the first time sets it as the package attribute of
+# the same name, so a later first import would replace this function by the module.
+def watch(server_or_address: Server | str | None = None,
+          paths: Iterable[str] | str | None = None, interval: float = 10,
+          **kwargs: Any) -> WatchPanel:
+    """Watch a server for aborts, live, in a notebook: starts an ``AbortWatcher`` (in a
+    child process; ``kwargs`` as its own) and returns its panel, with an alert banner
+    for each new abort and each event's output tail. ``panel.watcher`` is the watcher;
+    ``panel.close()``, the panel's Stop button or the kernel's exit stops it.
+    Needs ipywidgets; without a notebook use ``AbortWatcher`` from ``ecfnb.watch``."""
+    from .widgets.watch_panel import watch as _watch
+
+    return _watch(server_or_address, paths, interval, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "WatchPanel":  # lazily: ecfnb imports without ipywidgets
+        from .widgets.watch_panel import WatchPanel
+
+        return WatchPanel
+    raise AttributeError(f"module 'ecfnb' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython) -> None:  # noqa: ANN001 - IPython's shell

@@ -5,6 +5,9 @@ later magic and of ``ecfnb.connect()`` with no arguments.
 ``%ecf_mount [HOST:PORT] MOUNTPOINT``, ``%ecf_umount [MOUNTPOINT]``, ``%ecf_mounts``:
 FUSE mounts served by a child process (never by the kernel itself), unmounted when
 the kernel exits or restarts (atexit here, and the child watches the kernel's pid).
+``%ecf_watch [HOST:PORT] [/path ...] [--interval S]``: a live abort panel; its watcher polls in a
+child process, stopped when the kernel exits (AbortWatcher's atexit hook stops every
+running watcher, and the child ends by itself when the kernel's pid goes away).
 """
 
 from __future__ import annotations
@@ -19,11 +22,15 @@ from .errors import EcfnbError
 if TYPE_CHECKING:
     from .mount import MountInfo
     from .server import Server
+    from .watch import AbortWatcher
+    from .widgets.watch_panel import WatchPanel
 
 #: The server chosen by ``%ecf_connect`` in this kernel, or None.
 current_server: Server | None = None
 #: Mounts made from this kernel: mountpoint -> MountInfo.
 kernel_mounts: dict[str, MountInfo] = {}
+#: Watchers started by ``%ecf_watch`` in this kernel that are still running.
+kernel_watchers: list[AbortWatcher] = []
 
 
 def ecf_connect(line: str = "") -> Server:
@@ -81,6 +88,34 @@ def ecf_mounts(line: str = "") -> list[MountInfo]:
     return mount.mounted()
 
 
+def ecf_watch(line: str = "") -> WatchPanel:
+    """``%ecf_watch [HOST:PORT] [/path ...] [--interval SECONDS]``: a live panel of aborts
+    (default: the whole server of %ecf_connect, else ECF_HOST/ECF_PORT), polled every
+    10 s in a child process."""
+    args = line.split()
+    interval = 10.0
+    if "--interval" in args:
+        at = args.index("--interval")
+        value = args[at + 1] if at + 1 < len(args) else ""
+        try:
+            interval = float(value)
+        except ValueError:
+            raise EcfnbError(f"--interval needs a number of seconds, not {value!r}") from None
+        del args[at:at + 2]
+    address = args.pop(0) if args and not args[0].startswith("/") else None
+    if any(not arg.startswith("/") for arg in args):
+        raise EcfnbError("usage: %ecf_watch [HOST:PORT] [/path ...] [--interval SECONDS]  "
+                         "(paths start with '/'; default server: the one of %ecf_connect, "
+                         "else ECF_HOST/ECF_PORT)")
+    try:
+        from .widgets.watch_panel import watch
+    except ImportError as exc:
+        raise EcfnbError(f"{exc}") from exc
+    panel = watch(_address(address), args or None, interval)
+    kernel_watchers[:] = [w for w in kernel_watchers if w.running] + [panel.watcher]
+    return panel
+
+
 def unmount_all() -> None:
     """Called at kernel exit: nothing this kernel mounted stays mounted."""
     from . import mount
@@ -136,3 +171,4 @@ def register(ipython: Any) -> None:
     ipython.register_magic_function(_friendly(ecf_mount, _print_mount), "line", "ecf_mount")
     ipython.register_magic_function(_friendly(ecf_umount, _print_umount), "line", "ecf_umount")
     ipython.register_magic_function(_friendly(ecf_mounts, _print_mounts), "line", "ecf_mounts")
+    ipython.register_magic_function(_friendly(ecf_watch), "line", "ecf_watch")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import TYPE_CHECKING
 
 from .nodes import STATE_COLOURS
@@ -39,3 +40,18 @@ def node_html(info: NodeInfo) -> str:
         extra += f", reason: {esc(info.aborted_reason)}"
     return (f"{state_chip(info.state)} <b>{esc(info.kind)}</b> <code>{esc(info.path)}</code>"
             f"{since}{extra}")
+
+
+#: Output lines worth the eye, case-insensitive; ``exit N`` only for a non-zero N.
+ERROR_LINE = re.compile(
+    r"error|abort|traceback|exception|fatal|fail|killed|segmentation fault|core dumped"
+    r"|\bexit(?:\s+code)?\s*[:=]?\s*[1-9]", re.IGNORECASE)
+ERROR_STYLE = "background:#ffebee;color:#b71c1c;font-weight:bold"
+
+
+def output_lines_html(text: str, highlight: str = f'style="{ERROR_STYLE}"') -> str:
+    """Job output as escaped lines, error lines wrapped in ``<span {highlight}>``. Job
+    output is untrusted: every line goes through ``html.escape``."""
+    lines = text.rstrip("\n").split("\n")
+    return "\n".join(f"<span {highlight}>{html.escape(line)}</span>"
+                     if ERROR_LINE.search(line) else html.escape(line) for line in lines)

@@ -44,7 +44,8 @@ class AbortWatcher:
                  include_existing: bool = False,
                  on_abort: Callable[[AbortEvent], Any] | None = None, *,
                  on_event: Callable[[Event], Any] | None = None, lines: int = 50,
-                 active_threshold: float | None = None, zombies: bool = False) -> None:
+                 active_threshold: float | None = None, zombies: bool = False,
+                 history: int = 1000) -> None:
         if isinstance(server_or_address, Server):
             self.address = server_or_address.address
         else:
@@ -52,6 +53,8 @@ class AbortWatcher:
             self.address = f"{host}:{port}"
         if interval <= 0:
             raise ValueError("interval must be a positive number of seconds")
+        if isinstance(paths, str):
+            paths = [paths]
         self.paths = [str(p) for p in (paths or [])]
         self.interval = interval
         self.include_existing = include_existing
@@ -60,7 +63,9 @@ class AbortWatcher:
         self.lines = lines
         self.active_threshold = active_threshold
         self.zombies = zombies
-        self.events: list[Event] = []
+        self.history = history
+        self.events: list[Event] = []  # the newest ``history`` events, oldest first
+        self.total_events = 0
         self.status = "stopped"
         self.message = ""
         self.last_poll: datetime | None = None
@@ -97,7 +102,7 @@ class AbortWatcher:
         """Start polling in a child process; returns at once."""
         if self._proc is not None and self._proc.poll() is None:
             return self
-        self.status = "starting"
+        self._set_status("starting", "")
         # Own session: the kernel's interrupt (SIGINT to its group) must not kill it.
         self._proc = subprocess.Popen(self._command(once=False), stdout=subprocess.PIPE,
                                       stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
@@ -150,18 +155,23 @@ class AbortWatcher:
         widgets; called from the reader thread."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[str, Any], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def wait_for_event(self, predicate: Callable[[Event], bool] | None = None,
                        timeout: float = 60.0) -> Event | None:
         """The first event (after those already seen) matching ``predicate``, or None."""
-        seen = len(self.events)
+        seen = self.total_events
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                new = self.events[seen:]
+                fresh = self.total_events - seen
+                new = self.events[len(self.events) - fresh:] if fresh else []
+                seen = self.total_events
             for event in new:
                 if predicate is None or predicate(event):
                     return event
-            seen += len(new)
             time.sleep(0.05)
         return None
 
@@ -188,6 +198,8 @@ class AbortWatcher:
             event = from_json(message)
             with self._lock:
                 self.events.append(event)
+                self.total_events += 1
+                del self.events[:-self.history]
             if isinstance(event, AbortEvent):
                 self._safely(self.on_abort, event)
             self._safely(self.on_event, event)
@@ -195,11 +207,10 @@ class AbortWatcher:
                 self._safely(listener, "event", event)
 
     def _set_status(self, status: str, message: str) -> None:
-        changed = (status, message) != (self.status, self.message)
+        """Every poll reports a status, so listeners also see the last-poll time move."""
         self.status, self.message = status, message
         for listener in list(self._listeners):
-            if changed or status == "connected":
-                self._safely(listener, "status", self)
+            self._safely(listener, "status", self)
 
     @staticmethod
     def _safely(callback: Callable[..., Any] | None, *args: Any) -> None:
