@@ -66,6 +66,16 @@ def check_fuse() -> None:
     load_fuse()
 
 
+def fuse_available() -> tuple[bool, str]:
+    """``(True, "")`` when this machine can mount, else ``(False, why)`` with
+    check_fuse's sentence: for code that takes another way (the fsspec view) instead."""
+    try:
+        check_fuse()
+    except MountError as exc:
+        return False, str(exc)
+    return True, ""
+
+
 def check_mountpoint(mountpoint: str) -> str:
     path = os.path.abspath(mountpoint)
     if not os.path.exists(path):
