@@ -160,8 +160,15 @@ class AbortWatcher:
             self._listeners.remove(listener)
 
     def wait_for_event(self, predicate: Callable[[Event], bool] | None = None,
-                       timeout: float = 60.0) -> Event | None:
-        """The first event (after those already seen) matching ``predicate``, or None."""
+                       timeout: float = 60.0, include_history: bool = False) -> Event | None:
+        """The first new event matching ``predicate``, or None after ``timeout``; with
+        ``include_history``, an event already in ``events`` counts too (one that arrived
+        between two notebook cells is not missed)."""
+        if include_history:
+            with self._lock:
+                found = [e for e in self.events if predicate is None or predicate(e)]
+            if found:
+                return found[0]
         seen = self.total_events
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
