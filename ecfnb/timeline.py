@@ -1,0 +1,342 @@
+"""Task runs read from the ecFlow server log, and a Gantt chart of them.
+
+The node tree keeps one state-change time per node; only the server log keeps every
+transition. ecFlow 5.9 writes (times in UTC, the server's "universal time")::
+
+    LOG:[14:48:57 27.11.2026]  submitted: /demo/forecast/post job_size:1090
+    LOG:[14:48:58 27.11.2026]  active: /demo/forecast/post
+    LOG:[14:48:58 27.11.2026]  aborted: /demo/forecast/post try-no: 1 reason: exit 1
+    LOG:[14:48:58 27.11.2026]  aborted: /demo/forecast          <- parents: no try-no
+    LOG:[14:49:04 27.11.2026]  queued: /demo/forecast/post      <- --requeue
+    MSG:[14:48:54 27.11.2026] --news=0 107 5 :root@vm [...]     <- most lines
+
+Only a job submission carries ``job_size:`` and only a task's abort ``try-no:``: that
+tells tasks from families. An ECF_TRIES retry is ``aborted ... try-no: N`` then
+``submitted`` with no ``queued`` between; after ``--requeue`` the next run is try 1.
+A failed job generation is an ``aborted ... try-no:`` line without a submission.
+
+Logs reach hundreds of MB, so parsing streams: one pass over bytes (a stray
+non-UTF-8 byte is replaced, never fatal), a dict of open runs keyed by path, and
+the regex only for lines that start with ``LOG:``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from .nodes import STATE_COLOURS
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .server import Server
+
+_STATE = re.compile(
+    rb"LOG:\[(\d\d:\d\d:\d\d \d\d\.\d\d\.\d{4})\]\s+"
+    rb"(submitted|active|complete|aborted|queued|unknown): (\S+)(?=\s)"
+    rb"(?: job_size:(\d+))?(?: try-no: (\d+))?(?: reason:(.*))?")
+_OUTCOMES = {name.encode(): name for name in ("complete", "aborted", "queued", "unknown")}
+_LEGEND = ("submitted", "active", "complete", "aborted", "queued", "resubmitted", "unknown")
+#: Rows a figure shows at most: beyond that labels stop being readable.
+MAX_ROWS = 60
+
+
+@dataclass(slots=True)
+class Run:
+    """One submission of a task, from ``submitted`` to its end (a retry is a new Run).
+
+    ``outcome`` is the state that ended it: 'complete', 'aborted', 'queued' (requeued
+    first), 'unknown', 'resubmitted' (submitted again while running), or 'running' if
+    the log ends first. ``submitted`` is None when the log does not show the submission
+    (before the log's start, job generation failed, state forced); ``try_no`` 0: unknown.
+    """
+
+    path: str
+    try_no: int = 0
+    submitted: datetime | None = None
+    active: datetime | None = None
+    end: datetime | None = None
+    outcome: str = "running"
+    reason: str = ""
+
+    @property
+    def start(self) -> datetime:
+        """The earliest time the log shows for this run."""
+        return self.submitted or self.active or self.end  # type: ignore[return-value]
+
+    @property
+    def state(self) -> str:
+        """The state this run is in, or ended in: what colours its bar."""
+        if self.outcome != "running":
+            return self.outcome
+        return "active" if self.active else "submitted"
+
+
+class _RunBuilder:
+    """The state machine behind ``parse_log``, fed with state lines only. Keyed by a
+    path's raw bytes: a path is decoded once, when its run is made."""
+
+    def __init__(self) -> None:
+        self.open: dict[bytes, Run] = {}
+        self.done: list[Run] = []
+        self.tries: dict[bytes, int] = {}  # the log's tasks -> submissions since requeue
+        self.families: set[bytes] = set()  # submitted without a job
+        self._stamp, self._when = b"", datetime.min
+
+    def handle(self, found: re.Match[bytes]) -> None:
+        stamp, state, raw, job, try_no, reason = found.groups()
+        run = self.open.get(raw)
+        if state == b"submitted":
+            if job is None and raw not in self.tries:
+                self.families.add(raw)  # (or a task forced submitted before any job)
+                return
+        elif run is None and try_no is None and (state != b"active" or raw in self.families):
+            if state == b"queued" and raw in self.tries:  # requeued: next run is try 1
+                self.tries[raw] = 0
+            return  # about half the state lines: parents following a child
+        if stamp != self._stamp:  # consecutive lines mostly share their second
+            try:
+                self._when = _parse_stamp(stamp)
+            except ValueError:  # a damaged line (minute 61...): skip it, not the log
+                return
+            self._stamp = stamp
+        if state == b"submitted":
+            if run is not None:
+                self._close(raw, run, "resubmitted", "")
+            self.tries[raw] = tries = self.tries.get(raw, 0) + (job is not None)
+            self.open[raw] = Run(raw.decode("utf-8", "replace"), tries, self._when)
+        elif state == b"active":
+            if run is None:  # began before the log, or forced: see finish()
+                run = self.open[raw] = Run(raw.decode("utf-8", "replace"),
+                                           self.tries.get(raw, 0))
+            run.active = run.active or self._when
+        else:
+            if try_no is not None:
+                self.tries[raw] = int(try_no)
+                if run is None:  # job generation failed, or --force=aborted
+                    run = self.open[raw] = Run(raw.decode("utf-8", "replace"))
+                run.try_no = int(try_no)
+            if state == b"queued" and raw in self.tries:
+                self.tries[raw] = 0
+            if run is not None:
+                text = reason.decode("utf-8", "replace").strip() if reason else ""
+                self._close(raw, run, _OUTCOMES[state], text)
+
+    def _close(self, raw: bytes, run: Run, outcome: str, reason: str) -> None:
+        run.end, run.outcome, run.reason = self._when, outcome, reason
+        del self.open[raw]
+        self.done.append(run)
+
+    def finish(self) -> list[Run]:
+        """Runs sorted by start. A run whose submission was not seen is kept only when
+        its path is a task: proven by the log, or a leaf (families have children there)."""
+        runs = self.done + list(self.open.values())
+        parents: set[str] = set()
+        for path in {run.path for run in runs}:
+            cut = path.rfind("/")
+            while cut > 0 and path[:cut] not in parents:
+                parents.add(path[:cut])
+                cut = path.rfind("/", 0, cut)
+        tasks = {raw.decode("utf-8", "replace") for raw in self.tries}
+        runs = [r for r in runs if r.submitted is not None or r.path in tasks
+                or (r.path not in parents and r.path != "/")]
+        runs.sort(key=lambda r: r.start)
+        return runs
+
+
+def _parse_stamp(stamp: bytes) -> datetime:
+    """``HH:MM:SS DD.MM.YYYY`` as a UTC datetime (the server logs universal time)."""
+    return datetime(int(stamp[15:19]), int(stamp[12:14]), int(stamp[9:11]), int(stamp[0:2]),
+                    int(stamp[3:5]), int(stamp[6:8]), tzinfo=timezone.utc)
+
+
+def parse_log(lines: Iterable[bytes]) -> list[Run]:
+    """Task runs from server log lines, in one streaming pass. ``lines`` keep their line
+    ends, as iterating a binary file gives them: a path must end in whitespace, so the
+    line the server is still writing, cut inside its path, is not a false run. Lines
+    that are not state changes cost a prefix test."""
+    builder = _RunBuilder()
+    match, handle = _STATE.match, builder.handle
+    for line in lines:
+        if line.startswith(b"LOG:"):
+            found = match(line)
+            if found is not None:
+                handle(found)
+    return builder.finish()
+
+
+def _log_source(server: Server | None, log_file: str | os.PathLike | None,
+                max_lines: int) -> tuple[io.BufferedIOBase, str]:
+    """The log and where it came from: ``log_file``, else the server's own file when it
+    is readable here (all of it, from disk), else its last ``max_lines`` lines."""
+    name = log_file
+    if name is None:
+        if server is None:
+            raise ValueError("timeline() needs a server or a log_file")
+        name = server.node("/").variable("ECF_LOG") or ""
+        if name and not os.path.isabs(name):
+            name = os.path.join(server.info().home, name)
+        if not (name and os.path.isfile(name) and os.access(name, os.R_OK)):
+            text = server.client_text("--log=get", str(int(max_lines)))
+            return io.BytesIO(text), f"{server.address} (last {max_lines} log lines)"
+    return open(name, "rb"), os.fspath(name)  # read and closed by timeline()
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=timezone.utc) if moment and not moment.tzinfo else moment
+
+
+def timeline(server: Server | None, path: str = "/", since: datetime | None = None,
+             until: datetime | None = None, log_file: str | os.PathLike | None = None,
+             max_lines: int = 100000) -> Timeline:
+    """The runs of tasks under ``path`` that overlap [since, until] (naive = UTC).
+
+    The log comes from ``log_file``, else the server's ECF_LOG when readable on this
+    machine, else the last ``max_lines`` lines the server sends (older runs are missing
+    then, and a run whose submission is cut off starts at its first line shown)."""
+    path = "/" + "/".join(part for part in path.split("/") if part)
+    since, until = _utc(since), _utc(until)
+    log, source = _log_source(server, log_file, max_lines)
+    with log:
+        parsed = parse_log(log)
+    prefix = path.rstrip("/") + "/"
+    runs = [run for run in parsed
+            if (path == "/" or run.path == path or run.path.startswith(prefix))
+            and (until is None or run.start <= until)
+            and (since is None or run.end is None or run.end >= since)]
+    return Timeline(runs, path, source, since, until)
+
+
+@dataclass
+class Timeline:
+    """Runs read from one log, with a table and a Gantt chart (``_repr_png_`` draws it
+    in a notebook)."""
+
+    runs: list[Run]
+    path: str = "/"
+    source: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def __repr__(self) -> str:
+        tasks = len({run.path for run in self.runs})
+        return f"<Timeline {self.path}: {len(self.runs)} runs of {tasks} tasks from {self.source}>"
+
+    def table(self) -> Any:
+        """A pandas DataFrame (one row per run) when pandas is installed, else the Runs."""
+        try:
+            import pandas
+        except ImportError:
+            return list(self.runs)
+        columns = ["path", "try_no", "submitted", "active", "end", "outcome", "reason"]
+        return pandas.DataFrame([asdict(run) for run in self.runs], columns=columns)
+
+    def label(self, task: str) -> str:
+        """A task's row label: its path relative to the timeline's ``path``."""
+        return task[len(self.path):].lstrip("/") or task.rsplit("/", 1)[-1]
+
+    def _rows(self, highlight: str | None, now: datetime, max_rows: int) -> list[str]:
+        """Task paths to draw, first started at the top: the ``max_rows`` most recently
+        seen, and the highlighted task whatever its age."""
+        first: dict[str, datetime] = {}
+        last: dict[str, datetime] = {}
+        for run in self.runs:
+            first.setdefault(run.path, run.start)
+            last[run.path] = max(last.get(run.path, run.start), run.end or now)
+        chosen = sorted(last, key=last.__getitem__, reverse=True)[:max_rows]
+        if highlight in last and highlight not in chosen:
+            chosen[-1] = highlight
+        return sorted(chosen, key=first.__getitem__)
+
+    def figure(self, highlight: str | None = None, now: datetime | None = None,
+               max_rows: int = MAX_ROWS) -> Figure:
+        """A Gantt chart, a row per task: turquoise while submitted, then green while
+        active, yellow if complete, red if aborted; a dashed line at ``now``. A bare
+        ``Figure`` (Agg): no pyplot state, no backend switched for the whole process."""
+        from matplotlib.figure import Figure
+
+        now = _utc(now) or datetime.now(timezone.utc)
+        if highlight and not highlight.startswith("/"):
+            highlight = f"{self.path.rstrip('/')}/{highlight}"
+        rows = self._rows(highlight, now, max_rows)
+        fig = Figure(figsize=(10, max(2.5, 1.3 + 0.22 * len(rows))), layout="constrained")
+        ax = fig.add_subplot()
+        tasks = len({run.path for run in self.runs})
+        title = f"Task runs under {self.path}: {len(self.runs)} runs of {tasks} tasks"
+        if len(rows) < tasks:
+            title += f" (the {len(rows)} most recently active shown)"
+        ax.set_title(title, fontsize=10, loc="left")
+        if rows:
+            self._draw(ax, rows, highlight, now)
+            fig.legend(fontsize=7, ncols=7, loc="outside upper right", frameon=False,
+                       handlelength=1)
+        else:
+            ax.text(0.5, 0.5, "no task runs in the log for this path and period",
+                    ha="center", va="center", transform=ax.transAxes)
+            ax.set_axis_off()
+        return fig
+
+    def _draw(self, ax: Any, rows: list[str], highlight: str | None, now: datetime) -> None:
+        from matplotlib import dates
+
+        row_of = {task: index for index, task in enumerate(rows)}
+        drawn = [run for run in self.runs if run.path in row_of]
+        left, right = min(r.start for r in drawn), max(r.end or now for r in drawn)
+        span = max((right - left).total_seconds(), 60.0) / 86400  # days, as date2num
+        if 0 <= (now - left).total_seconds() / 86400 <= 1.25 * span:  # not an old log
+            right = max(right, now)
+            ax.axvline(dates.date2num(now), color="black", linestyle="--", linewidth=0.8)
+            ax.text(dates.date2num(now), 0.01, " now", fontsize=7,
+                    transform=ax.get_xaxis_transform())
+        _draw_bars(ax, drawn, row_of, now, min_width=span * 0.004)
+        ax.set_yticks(range(len(rows)), [self.label(task) for task in rows],
+                      fontsize=7 if len(rows) > 30 else 8)
+        if highlight in row_of:
+            ax.get_yticklabels()[row_of[highlight]].set_fontweight("bold")
+            ax.axhspan(row_of[highlight] - 0.5, row_of[highlight] + 0.5, color="0.9", zorder=0)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.set_xlim(dates.date2num(left) - span * 0.02, dates.date2num(right) + span * 0.02)
+        locator = dates.AutoDateLocator(tz=timezone.utc)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator, tz=timezone.utc))
+        ax.set_xlabel("time (UTC)", fontsize=8)
+        ax.grid(axis="x", linewidth=0.3)
+
+    def png(self, **figure_kwargs: Any) -> bytes:
+        """The chart as PNG bytes (``figure_kwargs`` go to ``figure``)."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        buffer = io.BytesIO()
+        FigureCanvasAgg(self.figure(**figure_kwargs)).print_png(buffer)
+        return buffer.getvalue()
+
+    def _repr_png_(self) -> bytes:
+        return self.png()
+
+
+def _draw_bars(ax: Any, runs: list[Run], row_of: dict[str, int], now: datetime,
+               min_width: float) -> None:
+    """One ``barh`` per state: a run's submitted part, then the rest in the colour of
+    its state (a run never active is drawn whole in that colour, so an abort shows)."""
+    from matplotlib import dates
+
+    segments: dict[str, list[tuple[int, float, float]]] = {}
+    for run in runs:
+        stop, body = dates.date2num(run.end or now), dates.date2num(run.active or run.start)
+        if run.submitted is not None and run.active is not None:
+            begin = dates.date2num(run.submitted)
+            segments.setdefault("submitted", []).append((row_of[run.path], begin, body))
+        segments.setdefault(run.state, []).append((row_of[run.path], body, stop))
+    for state in sorted(segments, key=_LEGEND.index):
+        rows, lefts, rights = zip(*segments[state], strict=True)
+        widths = [max(b - a, min_width) for a, b in zip(lefts, rights, strict=True)]
+        colour = STATE_COLOURS.get(state, STATE_COLOURS["unknown"])  # 'rgb(r,g,b)'
+        rgb = tuple(int(part) / 255 for part in colour[4:-1].split(","))
+        ax.barh(rows, widths, left=lefts, height=0.6, color=rgb, edgecolor="0.35",
+                linewidth=0.3, label=state)
