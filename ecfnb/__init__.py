@@ -29,6 +29,7 @@ from .nodes import NodeInfo
 from .server import Server, SyncResult, connect
 
 if TYPE_CHECKING:
+    from .incident import IncidentRecord
     from .widgets.watch_panel import WatchPanel
 
 __version__ = "0.1.0"
@@ -36,7 +37,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AccessDenied", "DirEntry", "EcflowMissing", "EcfnbError", "Entry", "FileSystemMap",
     "FileUnavailable", "NodeInfo", "NodeNotFound", "Server", "ServerError",
-    "ServerUnreachable", "SyncResult", "connect", "load_ipython_extension", "watch",
+    "ServerUnreachable", "SyncResult", "connect", "load_ipython_extension", "watch", "incident",
 ]
 
 
@@ -62,6 +63,16 @@ def __getattr__(name: str) -> Any:
 
         return WatchPanel
     raise AttributeError(f"module 'ecfnb' has no attribute {name!r}")
+
+
+def incident(path: str, server: Server | str | None = None, lines: int = 200,
+             **kwargs: Any) -> IncidentRecord:
+    """A static record of an incident on ``path`` that stays in the saved notebook:
+    state, reason, why, key variables, output tail, server log lines and a timeline.
+    ``server``: a Server, "host:port", or the notebook's current server."""
+    from .incident import incident as _incident
+
+    return _incident(path, server, lines, **kwargs)
 
 
 def load_ipython_extension(ipython) -> None:  # noqa: ANN001 - IPython's shell

@@ -262,6 +262,10 @@ class FileSystemMap:
         ext = {value: key for key, value in TASK_FILES.items()}.get(role, role)
         return f"{normalise_path(node)}.{ext}"
 
+    def local_path(self, path: str) -> str | None:
+        """The file on this machine that ``path`` is read from, if any (job, output)."""
+        return self._local_file(self._resolve(path))
+
     def open(self, path: str) -> MappedFile:
         """Resolve ``path`` once for many reads; close the result (or use ``with``)."""
         target = self._resolve(path)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import EcfnbError
 
 if TYPE_CHECKING:
+    from .incident import IncidentRecord
     from .mount import MountInfo
     from .server import Server
     from .watch import AbortWatcher
@@ -116,6 +117,18 @@ def ecf_watch(line: str = "") -> WatchPanel:
     return panel
 
 
+def ecf_incident(line: str = "") -> IncidentRecord:
+    """``%ecf_incident [HOST:PORT] /suite/.../task``: a static incident record that stays
+    in the saved notebook (see ``ecfnb.incident``)."""
+    from .incident import incident
+
+    args = line.split()
+    if not args or not args[-1].startswith("/") or len(args) > 2:
+        raise EcfnbError("usage: %ecf_incident [HOST:PORT] /suite/family/task")
+    address = args[0] if len(args) == 2 else None
+    return incident(args[-1], address or current_server)
+
+
 def unmount_all() -> None:
     """Called at kernel exit: nothing this kernel mounted stays mounted."""
     from . import mount
@@ -172,3 +185,4 @@ def register(ipython: Any) -> None:
     ipython.register_magic_function(_friendly(ecf_umount, _print_umount), "line", "ecf_umount")
     ipython.register_magic_function(_friendly(ecf_mounts, _print_mounts), "line", "ecf_mounts")
     ipython.register_magic_function(_friendly(ecf_watch), "line", "ecf_watch")
+    ipython.register_magic_function(_friendly(ecf_incident), "line", "ecf_incident")

@@ -1,0 +1,241 @@
+"""Incident records: the evidence about one node, as a static document.
+
+A widget is gone when a notebook is reopened without a kernel; an incident record is
+not. It displays as a mimebundle of ``text/html`` (the timeline embedded as a PNG
+data URI, so ``nbconvert --to html`` keeps it), ``text/markdown`` and ``image/png``,
+all computed once when the record is made: the saved notebook holds the evidence as
+it was. Everything from the server or a job is escaped: output is untrusted text.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from .errors import EcfnbError
+from .fsmap import FileSystemMap
+from .reprs import output_lines_html, state_chip
+from .server import Server, connect, parse_address
+
+KEY_VARIABLES = ("ECF_JOB", "ECF_JOBOUT", "ECF_SCRIPT", "ECF_TRYNO", "ECF_TRIES", "ECF_RID",
+                 "ECF_JOB_CMD", "ECF_KILL_CMD", "ECF_HOST", "ECF_PORT", "ECF_HOME",
+                 "ECF_OUT", "SCHOST", "QUEUE", "ACCOUNT")
+LOG_LINE = re.compile(rb"^\w+:\[(\d\d:\d\d:\d\d \d\d\.\d\d\.\d{4})\]")
+
+
+@dataclass
+class IncidentRecord:
+    """What was known about ``path`` on ``server`` at ``made``; see ``incident()``."""
+
+    server: str
+    version: str
+    path: str
+    kind: str
+    state: str
+    since: datetime | None
+    try_no: int
+    reason: str
+    expressions: dict[str, str]
+    why: str
+    variables: dict[str, str]
+    attributes: list[tuple[str, str, str]]
+    output_tail: str
+    output_source: str
+    log_lines: list[str]
+    made: datetime
+    timeline_png: bytes | None = field(default=None, repr=False)
+    timeline_note: str = ""
+
+    # -- displays ------------------------------------------------------------------
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle: dict[str, Any] = {"text/html": self.to_html(), "text/markdown": self.to_markdown(),
+                                  "text/plain": repr(self)}
+        if self.timeline_png:
+            bundle["image/png"] = base64.b64encode(self.timeline_png).decode()
+        return bundle
+
+    def __repr__(self) -> str:
+        reason = f" ({self.reason})" if self.reason else ""
+        return (f"<IncidentRecord {self.path} on {self.server}: {self.state}{reason}, "
+                f"made {self.made:%Y-%m-%d %H:%M} UTC>")
+
+    def to_html(self) -> str:
+        esc = html.escape
+        rows = [("server", f"<code>{esc(self.server)}</code> (ecFlow {esc(self.version)})"),
+                ("node", f"<code>{esc(self.path)}</code> ({esc(self.kind)})"),
+                ("state", f"{state_chip(self.state)} since {_when(self.since)}"),
+                ("try", str(self.try_no)),
+                ("aborted reason", esc(self.reason) or "&ndash;")]
+        rows += [(kind, f"<code>{esc(text)}</code>") for kind, text in self.expressions.items()]
+        head = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>"
+                       f"{v}</td></tr>" for k, v in rows)
+        variables = "".join(f"<tr><td><code>{esc(k)}</code></td><td><code>{esc(v)}</code></td>"
+                            "</tr>" for k, v in self.variables.items())
+        attributes = "".join(f"<tr><td>{esc(kind)}</td><td><code>{esc(name)}</code></td>"
+                             f"<td><code>{esc(value)}</code></td></tr>"
+                             for kind, name, value in self.attributes)
+        picture = ""
+        if self.timeline_png:
+            data = base64.b64encode(self.timeline_png).decode()
+            picture = (f'<img alt="timeline of runs around {esc(self.path)}" '
+                       f'src="data:image/png;base64,{data}" style="max-width:100%">')
+        elif self.timeline_note:
+            picture = f"<p><i>{esc(self.timeline_note)}</i></p>"
+        pre = "<pre style='max-height:40em;overflow:auto;background:#f6f6f6;padding:4px'>"
+        return "\n".join([
+            f"<div class='ecfnb-incident'><h3>Incident: <code>{esc(self.path)}</code></h3>",
+            f"<p>Recorded {self.made:%Y-%m-%d %H:%M:%S} UTC by ecfnb.</p>",
+            f"<table>{head}</table>",
+            f"<h4>Why is it not running?</h4>{pre}{esc(self.why) or '&ndash;'}</pre>",
+            f"<h4>Key variables</h4><table>{variables}</table>",
+            f"<h4>Labels, meters, events</h4><table>{attributes or '<tr><td>none</td></tr>'}"
+            "</table>",
+            f"<h4>Job output (last lines, {esc(self.output_source)})</h4>"
+            f"{pre}{output_lines_html(self.output_tail)}</pre>",
+            f"<h4>Server log for this node</h4>{pre}"
+            f"{esc(chr(10).join(self.log_lines)) or '(no lines)'}</pre>",
+            f"<h4>Timeline</h4>{picture}</div>"])
+
+    def to_markdown(self, image: str | None = None) -> str:
+        """Markdown; ``image`` is the timeline picture's file name when saved beside it."""
+        def cell(text: str) -> str:
+            return text.replace("|", "\\|").replace("\n", " ")
+
+        lines = [f"### Incident: `{self.path}`", "",
+                 f"Recorded {self.made:%Y-%m-%d %H:%M:%S} UTC by ecfnb.", "",
+                 "| | |", "|---|---|",
+                 f"| server | `{self.server}` (ecFlow {self.version}) |",
+                 f"| node | `{self.path}` ({self.kind}) |",
+                 f"| state | **{self.state}** since {_when(self.since)} |",
+                 f"| try | {self.try_no} |",
+                 f"| aborted reason | {cell(self.reason) or '-'} |"]
+        lines += [f"| {kind} | `{cell(text)}` |" for kind, text in self.expressions.items()]
+        lines += ["", "#### Why is it not running?", "", "```", self.why or "-", "```", "",
+                  "#### Key variables", "", "| variable | value |", "|---|---|"]
+        lines += [f"| `{k}` | `{cell(v)}` |" for k, v in self.variables.items()]
+        lines += ["", "#### Labels, meters, events", ""]
+        lines += [f"- {kind} `{name}`: `{cell(value)}`" for kind, name, value in
+                  self.attributes] or ["none"]
+        fence = "````" if "```" in self.output_tail else "```"
+        lines += ["", f"#### Job output (last lines, {self.output_source})", "", fence,
+                  self.output_tail.rstrip("\n"), fence, "", "#### Server log for this node",
+                  "", "```", "\n".join(self.log_lines) or "(no lines)", "```", "",
+                  "#### Timeline", ""]
+        if image:
+            lines.append(f"![timeline of runs around {self.path}]({image})")
+        else:
+            lines.append(self.timeline_note or "(see the saved timeline picture)")
+        return "\n".join(lines) + "\n"
+
+    def save(self, filename: str | Path) -> Path:
+        """Write Markdown to ``filename`` and the timeline PNG beside it."""
+        target = Path(filename)
+        image = None
+        if self.timeline_png:
+            picture = target.with_name(target.stem + "-timeline.png")
+            picture.write_bytes(self.timeline_png)
+            image = picture.name
+        target.write_text(self.to_markdown(image=image))
+        return target
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-serialisable data (times as ISO strings, no picture)."""
+        data = asdict(self)
+        data.pop("timeline_png")
+        data["since"] = self.since.isoformat() if self.since else None
+        data["made"] = self.made.isoformat()
+        data["has_timeline"] = self.timeline_png is not None
+        json.dumps(data)  # fail here, not in the caller, if something is not plain
+        return data
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else "unknown"
+
+
+def _server(server: Server | str | None) -> Server:
+    if isinstance(server, Server):
+        server.sync()
+        return server
+    if server is None:
+        return connect()
+    host, port = parse_address(server)
+    return connect(host, port)
+
+
+def incident(path: str, server: Server | str | None = None, lines: int = 200,
+             variables: tuple[str, ...] = (), hours: float = 6.0) -> IncidentRecord:
+    """Gather the record of ``path``: state, reason, expressions, why, key variables
+    (plus ``variables``), labels/meters/events, the last ``lines`` of job output, the
+    server log lines of the last ``hours`` for it, and a timeline of runs around it.
+    ``server``: a Server, "host:port", or None for the notebook's current server
+    (``%ecf_connect``), else ECF_HOST/ECF_PORT."""
+    srv = _server(server)
+    info = srv.node(path)
+    fsmap = FileSystemMap(srv)
+    if info.kind in ("task", "alias"):
+        out_path = fsmap.path_of(info.path, "jobout")
+        tail = fsmap.tail(out_path, lines).decode("utf-8", errors="replace")
+        local = fsmap.local_path(out_path)
+        source = f"from {local}" if local else "the server's copy"
+    else:
+        tail, source = f"(a {info.kind} has no job output)", "none"
+    wanted = tuple(KEY_VARIABLES) + tuple(variables)
+    seen = {v.name: v.value for v in reversed(info.variables)}
+    chosen = {name: seen[name] for name in wanted if name in seen}
+    made = datetime.now(timezone.utc)
+    png, note = _timeline_png(srv, info.path, made - timedelta(hours=hours))
+    return IncidentRecord(
+        server=srv.address, version=srv.info().version, path=info.path, kind=info.kind,
+        state=info.state, since=info.since, try_no=info.try_no, reason=info.aborted_reason,
+        expressions={a.kind: a.value for a in info.attributes if a.kind in ("trigger",
+                                                                            "complete")},
+        why=srv.why(info.path).strip(), variables=chosen,
+        attributes=[(a.kind, a.name, a.value) for a in info.attributes
+                    if a.kind in ("label", "meter", "event")],
+        output_tail=tail, output_source=source,
+        log_lines=node_log_lines(srv, info.path, made - timedelta(hours=hours)),
+        made=made, timeline_png=png, timeline_note=note)
+
+
+def node_log_lines(server: Server, path: str, since: datetime, max_lines: int = 20000,
+                   keep: int = 200) -> list[str]:
+    """The server log lines that name ``path`` (or a node below it) since ``since``."""
+    raw = server.client_text("--log=get", str(max_lines))
+    needle = path.encode()
+    found: list[str] = []
+    for line in raw.splitlines():
+        if needle not in line:
+            continue
+        stamp = LOG_LINE.match(line)
+        if stamp:
+            when = datetime.strptime(stamp.group(1).decode(), "%H:%M:%S %d.%m.%Y")
+            if when.replace(tzinfo=timezone.utc) < since:
+                continue
+        end = line.find(needle) + len(needle)
+        if end < len(line) and line[end:end + 1] not in b" \t/:":
+            continue  # /s/task10 is not /s/task1
+        found.append(line.decode("utf-8", errors="replace"))
+    return found[-keep:]
+
+
+def _timeline_png(server: Server, path: str, since: datetime) -> tuple[bytes | None, str]:
+    """The runs of the node's family around the incident, or why there is no picture."""
+    try:
+        from .timeline import timeline
+    except ImportError as exc:  # matplotlib missing
+        return None, f"no timeline: {exc}"
+    parent = path.rpartition("/")[0] or "/"
+    try:
+        chart = timeline(server, path=parent, since=since)
+        if not chart.runs:
+            return None, f"no runs under {parent} in the server log since {_when(since)}"
+        return chart.png(highlight=path), ""
+    except (EcfnbError, OSError, ValueError) as exc:
+        return None, f"no timeline: {exc}"
