@@ -136,6 +136,15 @@ def parse_time(text: str) -> datetime | None:
         return None
 
 
+def _text(getter: Any) -> str:
+    """A string from the binding, which raises on non-UTF-8 bytes (a job may abort with
+    any reason or label): then a marker instead of an error for the whole listing."""
+    try:
+        return getter()
+    except UnicodeDecodeError:
+        return "(text not readable: not UTF-8)"
+
+
 def summarise(node: Any, with_children: bool = True) -> NodeInfo:
     """The cheap view used by listings: no attributes, no variables; without
     ``with_children`` also no ``child_names`` (listing grandchildren doubles the cost)."""
@@ -156,7 +165,7 @@ def summarise(node: Any, with_children: bool = True) -> NodeInfo:
         state=display_state(node),
         since=parse_time(node.get_state_change_time()),
         try_no=node.get_int_try_no() if is_task else 0,
-        aborted_reason=node.get_aborted_reason() if is_task else "",
+        aborted_reason=_text(node.get_aborted_reason) if is_task else "",
         child_names=child_names,
         has_children=has_children,
     )
@@ -210,7 +219,7 @@ def own_attributes(node: Any) -> list[Attribute]:
         attrs.append(Attribute("event", event.name() or str(event.number()), state,
                                f"{event}  # {state}"))
     for label in node.labels:
-        value = label.new_value() or label.value()
+        value = _text(label.new_value) or _text(label.value)
         attrs.append(Attribute("label", label.name(), value,
                                f"label {label.name()} {_quote(value)}"))
     attrs.extend(_listed(node))

@@ -195,3 +195,21 @@ def test_repr_html(server):
     assert "demo" in html and server.address in html
     node_html = server.node("/demo/forecast/post")._repr_html_()
     assert "rgb(255,59,53)" in node_html and "/demo/forecast/post" in node_html
+
+
+def test_non_utf8_abort_reason_and_label_do_not_break_listings(fresh_demo):
+    fresh_demo.client("--alter", "add", "label", "note", "caf\udce9".encode(
+        "utf-8", "surrogateescape").decode("latin-1"), "/demo/archive/store")
+    script = fresh_demo.home / "scripts" / "fetch_obs.ecf"
+    script.write_bytes(script.read_bytes().replace(
+        b'echo "fetching', b"ecflow_client --abort=\"$(printf 'caf\\351 \\377')\"\ntrap - 0\n"
+        b"exit 0\necho \"fetching"))
+    fresh_demo.client("--requeue", "/demo/prepare/fetch_obs")
+    wait_for(lambda: get_state(fresh_demo.port)["/demo/prepare/fetch_obs"][1] == "aborted",
+             what="fetch_obs to abort")
+    server = Server(fresh_demo.host, fresh_demo.port)
+    server.sync()
+    info = server.node("/demo/prepare/fetch_obs")
+    assert info.state == "aborted" and "not UTF-8" in info.aborted_reason
+    assert [k.name for k in server.children("/demo/prepare")] == ["fetch_obs", "check.data"]
+    server.node("/demo/archive/store")
