@@ -215,13 +215,25 @@ def _wait_for_lab_url(log: Path, lab: subprocess.Popen, token: str, timeout: flo
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = re.findall(r"(http://[^\s/]+:\d+)/lab", log.read_text(errors="replace"))
-        if found:
-            return f"{found[-1]}/lab/tree/explore.ipynb?token={token}"
+        found = re.findall(r"http://([^\s/]+):(\d+)/lab", log.read_text(errors="replace"))
+        if found and _accepts(found[-1][0], int(found[-1][1])):
+            host, port = found[-1]
+            return f"http://{host}:{port}/lab/tree/explore.ipynb?token={token}"
         if lab.poll() is not None:
             raise EcfnbError(f"JupyterLab exited at start; see {log}")
         time.sleep(0.3)
     raise EcfnbError(f"JupyterLab did not start within {timeout} s; see {log}")
+
+
+def _accepts(host: str, port: int) -> bool:
+    """True once the URL we print would work: JupyterLab accepts connections."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def _stop_process_group(proc: subprocess.Popen, grace: float = 10) -> None:

@@ -350,27 +350,27 @@ def _epoch(when: datetime | None) -> float:
     return when.timestamp() if when else 0.0
 
 
-def state_text(info: NodeInfo) -> str:
-    """The one line in a ``C.<sta>`` marker: state, since when, try and abort reason."""
-    parts = [info.state]
-    if info.since:
-        parts.append(f"since {info.since:%Y-%m-%dT%H:%M:%SZ}")
+def _status(info: NodeInfo) -> list[tuple[str, str]]:
+    """State, since when, try and abort reason: what both marker and .att tell."""
+    fields = [("since", f"{info.since:%Y-%m-%dT%H:%M:%SZ}")] if info.since else []
     if info.try_no:
-        parts.append(f"try {info.try_no}")
+        fields.append(("try", str(info.try_no)))
     if info.aborted_reason:
-        parts.append(f"reason: {info.aborted_reason}")
+        fields.append(("reason", info.aborted_reason))
+    return fields
+
+
+def state_text(info: NodeInfo) -> str:
+    """The one line in a ``C.<sta>`` marker: 'aborted since ... try 1 reason: ...'."""
+    parts = [info.state] + [f"{key}{':' if key == 'reason' else ''} {value}"
+                            for key, value in _status(info)]
     return " ".join(parts) + "\n"
 
 
 def attributes_text(info: NodeInfo) -> str:
     """A node's own attributes in ecFlow definition syntax, its state as a comment."""
-    status = [f"state:{info.state}"]
-    if info.try_no:
-        status.append(f"try:{info.try_no}")
-    if info.since:
-        status.append(f"since:{info.since:%Y-%m-%dT%H:%M:%SZ}")
-    if info.aborted_reason:
-        status.append(f"reason:{info.aborted_reason!r}")
+    status = [f"state:{info.state}"] + [f"{key}:{value!r}" if key == "reason" else
+                                        f"{key}:{value}" for key, value in _status(info)]
     kind = "defs" if info.kind == "server" else info.kind
     head = f"{kind} {info.name}  # " + " ".join(status)
     lines = [head] + [f"  {attr.text}" for attr in info.attributes]

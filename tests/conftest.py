@@ -79,3 +79,19 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.2, what: str = 
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture
+def shell():
+    """An IPython shell with ``%load_ext ecfnb``; the kernel-wide state is reset after."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from ecfnb import magics
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "ecfnb")
+    yield ip
+    magics.current_server = None
+    for watcher in magics.kernel_watchers:
+        watcher.stop()
+    magics.kernel_watchers.clear()

@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-from IPython.core.interactiveshell import InteractiveShell
-
 import ecfnb
 from ecfnb import magics
 from ecfnb.demo import free_port
-
-
-@pytest.fixture
-def shell():
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "ecfnb")
-    yield ip
-    magics.current_server = None
 
 
 def test_ecf_connect_sets_the_current_server(shell, demo):

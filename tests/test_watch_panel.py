@@ -11,9 +11,6 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pytest
-from IPython.core.interactiveshell import InteractiveShell
-
 from ecfnb import magics
 from ecfnb.server import Server
 from ecfnb.watch_events import AbortEvent, LateEvent
@@ -167,15 +164,6 @@ def test_event_rows_are_bounded_newest_first():
     assert panel.shown_events == []  # a closed panel ignores its watcher
 
 
-@pytest.fixture
-def shell():
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "ecfnb")
-    yield ip
-    magics.current_server = None
-    for watcher in magics.kernel_watchers:
-        watcher.stop()
-    magics.kernel_watchers.clear()
 
 
 def test_ecf_watch_magic_watches_the_given_paths(shell, fresh_demo):
