@@ -219,3 +219,15 @@ def test_abort_again_on_a_halted_server_is_a_new_event():
         time.sleep(1)  # seen queued
         halted.client("--force=aborted", task)
         assert watcher.wait_for_event(lambda e: e.path == task, timeout=10)
+
+
+def test_task_active_longer_than_threshold_is_reported_once(demo):
+    from ecfnb.watch_events import LateEvent
+
+    with AbortWatcher(demo.address, ["/demo/monitor"], interval=0.5,
+                      active_threshold=1) as watcher:
+        event = watcher.wait_for_event(lambda e: isinstance(e, LateEvent), timeout=20)
+        time.sleep(1.5)
+    assert event is not None and event.path == "/demo/monitor/progress"
+    assert event.why.startswith("overdue: active for")
+    assert sum(isinstance(e, LateEvent) for e in watcher.events) == 1
