@@ -105,6 +105,7 @@ def connect(host: str | None = None, port: int | str | None = None, *,
         from . import magics
 
         if magics.current_server is not None:
+            magics.current_server.sync()
             return magics.current_server
     server = Server(host, port, timeout=timeout)
     server.sync()
