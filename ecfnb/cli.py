@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from .demo import die_with_parent
 from .errors import EcfnbError
 from .jupyterfs import jupyterfs_config
 
@@ -203,7 +204,8 @@ def _start_lab(address: str, ip: str, port: int, config_dir: Path) -> subprocess
         cmd.append("--allow-root")
     log = open(notebooks.parent / ".jupyter-demo.log", "wb")  # noqa: SIM115 - owned by lab
     lab = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                           stdin=subprocess.DEVNULL, start_new_session=True)
+                           stdin=subprocess.DEVNULL, start_new_session=True,
+                           preexec_fn=die_with_parent(signal.SIGTERM))
     log.close()
     url = _wait_for_lab_url(notebooks.parent / ".jupyter-demo.log", lab, token)
     print(f"JupyterLab: {url}", flush=True)

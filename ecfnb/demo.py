@@ -8,6 +8,7 @@ and any job it spawned), leaving nothing running.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import random
 import shutil
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from .demo_suite import (
 )
 from .errors import EcfnbError
 
+PR_SET_PDEATHSIG = 1
 FORCE_BATCH = 2000  # paths per `ecflow_client --force` call (argv stays far below ARG_MAX)
 
 
@@ -45,6 +48,19 @@ def free_port() -> int:
                 continue
             return port
     raise EcfnbError("no free TCP port found in 20000-32000")
+
+
+def die_with_parent(sig: int) -> Callable[[], None]:
+    """A ``preexec_fn`` that has the kernel send ``sig`` to the child when its parent dies
+    (Linux PR_SET_PDEATHSIG): a crashed test run or demo leaves no server or lab behind.
+    Strictly, when the *thread* that started it ends: start servers from a thread that
+    lives as long as they should (the main thread, as the CLI and the fixtures do)."""
+    def arm() -> None:
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # not Linux: stop() still cleans up in the normal case
+    return arm
 
 
 def port_in_use(port: int) -> bool:
@@ -110,7 +126,7 @@ class DemoServer:
         self.process = subprocess.Popen(
             ["ecflow_server", "--port", str(self.port)], cwd=self.home, env=env,
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            start_new_session=True, preexec_fn=die_with_parent(signal.SIGKILL))
         self._groups.append(self.process.pid)
         log.close()
 

@@ -139,3 +139,18 @@ def test_demo_with_lab_serves_the_explore_notebook():
     lab_left = subprocess.run(["pgrep", "-f", f"--port={lab_port}"], capture_output=True,
                               text=True).stdout
     assert lab_left.strip() == "" and _server_pids(port) == []
+
+
+def test_demo_killed_outright_leaves_no_server(tmp_path):
+    port = free_port()
+    proc, _address = _start("--port", str(port), "--home", str(tmp_path / "home"))
+    assert _server_pids(port)
+    proc.kill()  # SIGKILL: no cleanup code runs in ecfnb itself
+    proc.wait(10)
+    deadline = time.monotonic() + 10
+    while _server_pids(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = _server_pids(port)
+    # the orphaned demo job would give up by itself (ECF_TIMEOUT); end it now
+    subprocess.run(["pkill", "-9", "-f", str(tmp_path / "home")])
+    assert left == []
