@@ -13,9 +13,9 @@ from typing import Any
 
 @dataclass(frozen=True)
 class AbortEvent:
-    """A task went into 'aborted'. ``time`` is its state-change time (UTC); ``key``
-    identifies one abort: the same abort seen again (a reconnect, a restarted server)
-    has the same key, a new abort (requeued, aborted again) a new one."""
+    """A task went into 'aborted'. ``time`` is its state-change time (UTC). The watcher
+    identifies one abort by (path, try_no, time): the same abort seen again (a
+    reconnect, a restarted server) is not reported again."""
 
     server: str
     path: str
@@ -24,10 +24,6 @@ class AbortEvent:
     reason: str
     output_tail: str
     kind: str = "abort"
-
-    @property
-    def key(self) -> tuple[str, int, str]:
-        return (self.path, self.try_no, self.time.isoformat())
 
     def text(self) -> str:
         """The block the CLI prints and mails."""
@@ -49,10 +45,6 @@ class LateEvent:
     time: datetime
     why: str
     kind: str = "late"
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.path, self.why.split(":")[0], self.time.isoformat())
 
     def text(self) -> str:
         return f"LATE {self.path} on {self.server}: {self.why} ({self.time:%H:%M:%S} UTC)\n"
