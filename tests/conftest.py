@@ -19,18 +19,14 @@ from ecfnb.server import Server
 
 @pytest.fixture(scope="session")
 def demo():
-    server = DemoServer().start()
-    yield server
-    server.stop()
-    server.remove_home()
+    with DemoServer() as server:  # stops the server and removes its home on exit
+        yield server
 
 
 @pytest.fixture
 def fresh_demo():
-    server = DemoServer().start()
-    yield server
-    server.stop()
-    server.remove_home()
+    with DemoServer() as server:
+        yield server
 
 
 @pytest.fixture
