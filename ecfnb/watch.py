@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import json
-import logging
 import subprocess
 import sys
 import threading
@@ -20,11 +19,9 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from .child import JsonLinesChild, safely, stop_all
 from .server import Server, parse_address
 from .watch_events import AbortEvent, Event, LateEvent, from_json
-
-log = logging.getLogger(__name__)
-_running: set[AbortWatcher] = set()
 
 __all__ = ["AbortEvent", "AbortWatcher", "LateEvent"]
 
@@ -72,8 +69,7 @@ class AbortWatcher:
         self.polls = 0
         self.last_poll_requests = 0
         self._listeners: list[Callable[[str, Any], None]] = []
-        self._proc: subprocess.Popen | None = None
-        self._reader: threading.Thread | None = None
+        self._child: JsonLinesChild | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -100,17 +96,12 @@ class AbortWatcher:
 
     def start(self) -> AbortWatcher:
         """Start polling in a child process; returns at once."""
-        if self._proc is not None and self._proc.poll() is None:
+        if self.running:
             return self
         self._set_status("starting", "")
-        # Own session: the kernel's interrupt (SIGINT to its group) must not kill it.
-        self._proc = subprocess.Popen(self._command(once=False), stdout=subprocess.PIPE,
-                                      stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                                      start_new_session=True)
-        self._reader = threading.Thread(target=self._read, args=(self._proc,), daemon=True,
-                                        name=f"ecfnb-watch-{self.address}")
-        self._reader.start()
-        _running.add(self)
+        self._child = JsonLinesChild(self._command(once=False), self._handle,
+                                     on_exit=self._child_ended,
+                                     name=f"ecfnb-watch-{self.address}").start()
         return self
 
     def poll_once(self, timeout: float = 60.0) -> list[Event]:
@@ -118,26 +109,17 @@ class AbortWatcher:
         proc = subprocess.run(self._command(once=True), capture_output=True, timeout=timeout)
         before = len(self.events)
         for line in proc.stdout.decode(errors="replace").splitlines():
-            self._handle(line)
+            try:
+                self._handle(json.loads(line))
+            except ValueError:
+                continue
         return self.events[before:]
 
     def stop(self) -> None:
         """Stop polling; the child process and the reader thread are gone on return."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
-            if proc.stdout:
-                proc.stdout.close()
-        if self._reader is not None and self._reader is not threading.current_thread():
-            self._reader.join(5)
-        self._reader = None
-        _running.discard(self)
+        child, self._child = self._child, None
+        if child is not None:
+            child.stop()
         self._set_status("stopped", "")
 
     def __enter__(self) -> AbortWatcher:
@@ -148,7 +130,7 @@ class AbortWatcher:
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._child is not None and self._child.running
 
     def add_listener(self, listener: Callable[[str, Any], None]) -> None:
         """``listener(kind, payload)``: ('status', watcher) or ('event', event). For
@@ -183,18 +165,10 @@ class AbortWatcher:
         return None
 
     # -- the reader thread -------------------------------------------------------------
-    def _read(self, proc: subprocess.Popen) -> None:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            self._handle(raw.decode(errors="replace"))
-        if self._proc is proc:  # the child ended without stop(): say so
-            self._set_status("stopped", "the polling process ended")
+    def _child_ended(self) -> None:
+        self._set_status("stopped", "the polling process ended")
 
-    def _handle(self, line: str) -> None:
-        try:
-            message = json.loads(line)
-        except ValueError:
-            return
+    def _handle(self, message: dict) -> None:
         if message.get("type") == "status":
             self.last_poll = datetime.fromisoformat(message["time"])
             if message["state"] == "connected":
@@ -208,31 +182,16 @@ class AbortWatcher:
                 self.total_events += 1
                 del self.events[:-self.history]
             if isinstance(event, AbortEvent):
-                self._safely(self.on_abort, event)
-            self._safely(self.on_event, event)
+                safely(self.on_abort, event)
+            safely(self.on_event, event)
             for listener in list(self._listeners):
-                self._safely(listener, "event", event)
+                safely(listener, "event", event)
 
     def _set_status(self, status: str, message: str) -> None:
         """Every poll reports a status, so listeners also see the last-poll time move."""
         self.status, self.message = status, message
         for listener in list(self._listeners):
-            self._safely(listener, "status", self)
-
-    @staticmethod
-    def _safely(callback: Callable[..., Any] | None, *args: Any) -> None:
-        if callback is None:
-            return
-        try:
-            callback(*args)
-        except Exception as exc:  # noqa: BLE001 - a user's callback must not stop the watcher
-            name = getattr(callback, "__qualname__", repr(callback))
-            log.error("ecfnb watcher: callback %s failed: %s: %s", name,
-                      type(exc).__name__, exc)
-            log.debug("traceback", exc_info=True)
+            safely(listener, "status", self)
 
 
-@atexit.register
-def _stop_all() -> None:
-    for watcher in list(_running):
-        watcher.stop()
+atexit.register(stop_all)

@@ -14,13 +14,10 @@ server restart, and a task that aborts, is requeued and aborts again is reported
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import sys
-import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 
+from .child import emit, wait_input
 from .errors import EcfnbError, NodeNotFound, ServerUnreachable
 from .fsmap import FileSystemMap
 from .nodes import NodeInfo
@@ -165,13 +162,8 @@ def _now() -> datetime:
 
 # -- the polling process --------------------------------------------------------------
 
-def _emit(message: dict) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
-
-
 def _status(state: str, server: Server, message: str = "", requests: int = 0) -> None:
-    _emit({"type": "status", "state": state, "time": _now().isoformat(), "message": message,
+    emit({"type": "status", "state": state, "time": _now().isoformat(), "message": message,
            "requests": requests, "total_requests": server.requests})
 
 
@@ -190,22 +182,12 @@ def run(args: argparse.Namespace) -> int:
         else:
             _status("connected", server, requests=server.requests - before)
             for event in events:
-                _emit({"type": "event", **to_json(event)})
+                emit({"type": "event", **to_json(event)})
             delay = args.interval
         if args.once:
             return 0
-        if not _sleep(delay, args.parent_pid):
+        if wait_input(delay, args.parent_pid) is None:
             return 0
-
-
-def _sleep(seconds: float, parent_pid: int | None) -> bool:
-    """Sleep; False when the parent went away (then this process must end too)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if parent_pid and (os.getppid() != parent_pid):
-            return False
-        time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
-    return True
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -141,7 +141,7 @@ def test_hung_server_keeps_the_foreground_responsive(fresh_demo):
 def test_stop_leaves_nothing_running(demo):
     watcher = AbortWatcher(demo.address, interval=0.5).start()
     connected(watcher)
-    pid = watcher._proc.pid
+    pid = watcher._child.pid
     watcher.stop()
     assert not watcher.running and not os.path.exists(f"/proc/{pid}")
     assert not any(t.name.startswith("ecfnb-watch") for t in threading.enumerate())
