@@ -30,6 +30,7 @@ from .server import Server, SyncResult, connect
 
 if TYPE_CHECKING:
     from .incident import IncidentRecord
+    from .widgets.explorer import Explorer
     from .widgets.watch_panel import WatchPanel
 
 __version__ = "0.1.0"
@@ -37,7 +38,8 @@ __version__ = "0.1.0"
 __all__ = [
     "AccessDenied", "DirEntry", "EcflowMissing", "EcfnbError", "Entry", "FileSystemMap",
     "FileUnavailable", "NodeInfo", "NodeNotFound", "Server", "ServerError",
-    "ServerUnreachable", "SyncResult", "connect", "load_ipython_extension", "watch", "incident",
+    "ServerUnreachable", "SyncResult", "connect", "explore", "load_ipython_extension", "watch",
+    "incident",
 ]
 
 
@@ -55,6 +57,17 @@ def watch(server_or_address: Server | str | None = None,
     from .widgets.watch_panel import watch as _watch
 
     return _watch(server_or_address, paths, interval, **kwargs)
+
+
+def explore(address_or_server: Any = None, path: str = "/", interval: float = 10,
+            read_only: bool = False, **kwargs: Any) -> Explorer:
+    """The explorer: a live tree of a server ("host:port", a Server, the notebook's
+    current one, or a list of servers) beside the selected node's header, actions and
+    files. ``interval``: seconds between refreshes (polled in a child process);
+    ``read_only``: no actions. Needs ipywidgets and ipytree (``ecfnb[lab]``)."""
+    from .widgets.explorer import explore as _explore
+
+    return _explore(address_or_server, path, interval, read_only, **kwargs)
 
 
 def __getattr__(name: str) -> Any:

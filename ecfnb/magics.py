@@ -5,6 +5,8 @@ later magic and of ``ecfnb.connect()`` with no arguments.
 ``%ecf_mount [HOST:PORT] MOUNTPOINT``, ``%ecf_umount [MOUNTPOINT]``, ``%ecf_mounts``:
 FUSE mounts served by a child process (never by the kernel itself), unmounted when
 the kernel exits or restarts (atexit here, and the child watches the kernel's pid).
+``%ecf_tree [HOST:PORT] [PATH]``: the explorer, a live node tree beside the selected
+node's files; its refresh polls in a child process.
 ``%ecf_watch [HOST:PORT] [/path ...] [--interval S]``: a live abort panel; its watcher polls in a
 child process, stopped when the kernel exits (AbortWatcher's atexit hook stops every
 running watcher, and the child ends by itself when the kernel's pid goes away).
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from .mount import MountInfo
     from .server import Server
     from .watch import AbortWatcher
+    from .widgets.explorer import Explorer
     from .widgets.watch_panel import WatchPanel
 
 #: The server chosen by ``%ecf_connect`` in this kernel, or None.
@@ -90,19 +93,13 @@ def ecf_mounts(line: str = "") -> list[MountInfo]:
 
 
 def ecf_watch(line: str = "") -> WatchPanel:
-    """``%ecf_watch [HOST:PORT] [/path ...] [--interval SECONDS]``: a live panel of aborts
+    """``%ecf_tree [HOST:PORT] [PATH]``: the explorer, a live node tree beside the selected
+node's files; its refresh polls in a child process.
+``%ecf_watch [HOST:PORT] [/path ...] [--interval SECONDS]``: a live panel of aborts
     (default: the whole server of %ecf_connect, else ECF_HOST/ECF_PORT), polled every
     10 s in a child process."""
     args = line.split()
-    interval = 10.0
-    if "--interval" in args:
-        at = args.index("--interval")
-        value = args[at + 1] if at + 1 < len(args) else ""
-        try:
-            interval = float(value)
-        except ValueError:
-            raise EcfnbError(f"--interval needs a number of seconds, not {value!r}") from None
-        del args[at:at + 2]
+    interval = _interval(args)
     address = args.pop(0) if args and not args[0].startswith("/") else None
     if any(not arg.startswith("/") for arg in args):
         raise EcfnbError("usage: %ecf_watch [HOST:PORT] [/path ...] [--interval SECONDS]  "
@@ -115,6 +112,42 @@ def ecf_watch(line: str = "") -> WatchPanel:
     panel = watch(_address(address), args or None, interval)
     kernel_watchers[:] = [w for w in kernel_watchers if w.running] + [panel.watcher]
     return panel
+
+
+def ecf_tree(line: str = "") -> Explorer:
+    """``%ecf_tree [HOST:PORT] [PATH] [--interval SECONDS] [--read-only]``: the explorer
+    (live tree and node panel) of a server (default: the one of %ecf_connect, else
+    ECF_HOST/ECF_PORT), with PATH selected."""
+    args = line.split()
+    interval = _interval(args)
+    read_only = "--read-only" in args
+    args = [a for a in args if a != "--read-only"]
+    address = args.pop(0) if args and not args[0].startswith("/") else None
+    if len(args) > 1 or any(a.startswith("-") for a in args):
+        raise EcfnbError("usage: %ecf_tree [HOST:PORT] [/path] [--interval SECONDS] "
+                         "[--read-only]")
+    try:
+        from .widgets.explorer import explore
+    except ImportError as exc:
+        raise EcfnbError(f"{exc}") from exc
+    return explore(address, args[0] if args else "/", interval,
+                   read_only=read_only)
+
+
+def _interval(args: list[str], default: float = 10.0) -> float:
+    """Take ``--interval SECONDS`` out of ``args``."""
+    if "--interval" not in args:
+        return default
+    at = args.index("--interval")
+    value = args[at + 1] if at + 1 < len(args) else ""
+    try:
+        interval = float(value)
+    except ValueError:
+        raise EcfnbError(f"--interval needs a number of seconds, not {value!r}") from None
+    if interval <= 0:
+        raise EcfnbError(f"--interval must be a positive number of seconds, not {value}")
+    del args[at:at + 2]
+    return interval
 
 
 def ecf_incident(line: str = "") -> IncidentRecord:
@@ -185,4 +218,5 @@ def register(ipython: Any) -> None:
     ipython.register_magic_function(_friendly(ecf_umount, _print_umount), "line", "ecf_umount")
     ipython.register_magic_function(_friendly(ecf_mounts, _print_mounts), "line", "ecf_mounts")
     ipython.register_magic_function(_friendly(ecf_watch), "line", "ecf_watch")
+    ipython.register_magic_function(_friendly(ecf_tree), "line", "ecf_tree")
     ipython.register_magic_function(_friendly(ecf_incident), "line", "ecf_incident")

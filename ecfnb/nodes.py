@@ -74,6 +74,9 @@ class NodeInfo:
     attributes: tuple[Attribute, ...] = ()
     variables: tuple[Variable, ...] = ()
     detailed: bool = False
+    #: Labels and meters only, for a one-line summary (a tree label); filled by
+    #: listings that ask for them (``marks=True``), and always when ``detailed``.
+    marks: tuple[Attribute, ...] = ()
 
     @property
     def suspended(self) -> bool:
@@ -145,9 +148,10 @@ def _text(getter: Any) -> str:
         return "(text not readable: not UTF-8)"
 
 
-def summarise(node: Any, with_children: bool = True) -> NodeInfo:
+def summarise(node: Any, with_children: bool = True, with_marks: bool = False) -> NodeInfo:
     """The cheap view used by listings: no attributes, no variables; without
-    ``with_children`` also no ``child_names`` (listing grandchildren doubles the cost)."""
+    ``with_children`` also no ``child_names`` (listing grandchildren doubles the cost);
+    ``with_marks`` adds labels and meters (~20 µs a node)."""
     kind = node_kind(node)
     is_task = kind in ("task", "alias")
     child_names: tuple[str, ...] = ()
@@ -168,12 +172,13 @@ def summarise(node: Any, with_children: bool = True) -> NodeInfo:
         aborted_reason=_text(node.get_aborted_reason) if is_task else "",
         child_names=child_names,
         has_children=has_children,
+        marks=marks(node) if with_marks else (),
     )
 
 
 def describe(node: Any, server_variables: list[Variable]) -> NodeInfo:
     """The full view of one node: its own attributes and every variable it sees."""
-    summary = summarise(node)
+    summary = summarise(node, with_marks=True)
     return NodeInfo(**{**summary.__dict__, "attributes": tuple(own_attributes(node)),
                        "variables": tuple(visible_variables(node, server_variables)),
                        "detailed": True})
@@ -211,19 +216,30 @@ def own_attributes(node: Any) -> list[Attribute]:
         attrs.append(Attribute("clock", "clock", clock, clock))
     for var in node.variables:
         attrs.append(Attribute("variable", var.name(), var.value(), str(var)))
-    for meter in node.meters:
-        attrs.append(Attribute("meter", meter.name(), str(meter.value()),
-                               f"{meter}  # value {meter.value()}"))
+    attrs.extend(_meter(meter) for meter in node.meters)
     for event in node.events:
         state = "set" if event.value() else "clear"
         attrs.append(Attribute("event", event.name() or str(event.number()), state,
                                f"{event}  # {state}"))
-    for label in node.labels:
-        value = _text(label.new_value) or _text(label.value)
-        attrs.append(Attribute("label", label.name(), value,
-                               f"label {label.name()} {_quote(value)}"))
+    attrs.extend(_label(label) for label in node.labels)
     attrs.extend(_listed(node))
     return attrs
+
+
+def marks(node: Any) -> tuple[Attribute, ...]:
+    """Labels with a value, then meters: what a tree shows after a node's name."""
+    labels = [_label(label) for label in node.labels]
+    return tuple([a for a in labels if a.value] + [_meter(meter) for meter in node.meters])
+
+
+def _label(label: Any) -> Attribute:
+    value = _text(label.new_value) or _text(label.value)
+    return Attribute("label", label.name(), value, f"label {label.name()} {_quote(value)}")
+
+
+def _meter(meter: Any) -> Attribute:
+    return Attribute("meter", meter.name(), str(meter.value()),
+                     f"{meter}  # value {meter.value()}")
 
 
 def _listed(node: Any) -> list[Attribute]:
@@ -274,3 +290,45 @@ def visible_variables(node: Any, server_variables: list[Variable]) -> list[Varia
     for variable in server_variables:
         add(variable.name, variable.value, "inherited", "/")
     return out
+
+
+def matching(defs: Any, states: frozenset[str], text: str, limit: int
+             ) -> tuple[list[str], int]:
+    """Paths of the nodes (tree order) whose display state is one of ``states`` (any
+    when empty) and whose name contains ``text`` (the path, when ``text`` has a '/'),
+    case-insensitive: the first ``limit``, and how many there are in all. Reads only
+    names and states (~3 µs a node)."""
+    needle = text.strip().lower()
+    by_path = "/" in needle
+    hits: list[str] = []
+    total = 0
+    for node in defs.get_all_nodes() if defs is not None else ():
+        if states and display_state(node) not in states:
+            continue
+        if needle:
+            where = node.get_abs_node_path() if by_path else node.name()
+            if needle not in where.lower():
+                continue
+        total += 1
+        if len(hits) < limit:
+            hits.append(node.get_abs_node_path())
+    return hits, total
+
+
+# -- plain data to and from the JSON lines of helper processes --------------------------
+
+def info_to_json(info: NodeInfo) -> dict[str, Any]:
+    """The summary part of ``info`` (no attributes, variables or child names)."""
+    return {"path": info.path, "name": info.name, "kind": info.kind, "state": info.state,
+            "since": info.since.isoformat() if info.since else None, "try_no": info.try_no,
+            "aborted_reason": info.aborted_reason, "has_children": info.has_children,
+            "marks": [[a.kind, a.name, a.value, a.text] for a in info.marks]}
+
+
+def info_from_json(data: dict[str, Any]) -> NodeInfo:
+    since = datetime.fromisoformat(data["since"]) if data.get("since") else None
+    return NodeInfo(path=data["path"], name=data["name"], kind=data["kind"],
+                    state=data["state"], since=since, try_no=data.get("try_no", 0),
+                    aborted_reason=data.get("aborted_reason", ""),
+                    has_children=data.get("has_children", False),
+                    marks=tuple(Attribute(*m) for m in data.get("marks", ())))

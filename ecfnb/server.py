@@ -301,18 +301,20 @@ class Server:
                 return nodes.summarise(found)
             return nodes.describe(found, self._server_variables(defs))
 
-    def summary(self, path: str) -> nodes.NodeInfo:
+    def summary(self, path: str, marks: bool = False) -> nodes.NodeInfo:
         """The cheapest view of one node (no attributes, variables or child names):
-        what path resolution needs."""
+        what path resolution needs; ``marks`` adds labels and meters."""
         path = normalise_path(path)
         if path == "/":
             return self.node("/", detail=False)
         with self._defs() as defs:
-            return nodes.summarise(self._find(defs, path), with_children=False)
+            return nodes.summarise(self._find(defs, path), with_children=False,
+                                   with_marks=marks)
 
-    def children(self, path: str = "/") -> list[nodes.NodeInfo]:
-        """Summaries of the children of ``path``, in order: no attributes, variables or
-        child names (see NodeInfo)."""
+    def children(self, path: str = "/", marks: bool = False, start: int = 0,
+                 stop: int | None = None) -> list[nodes.NodeInfo]:
+        """Summaries of the children ``start:stop`` of ``path``, in order: no attributes,
+        variables or child names (see NodeInfo); ``marks`` adds labels and meters."""
         path = normalise_path(path)
         with self._defs() as defs:
             if path == "/":
@@ -320,7 +322,23 @@ class Server:
             else:
                 found = self._find(defs, path)
                 kids = nodes.child_nodes(found, nodes.node_kind(found))
-            return [nodes.summarise(c, with_children=False) for c in kids]
+            return [nodes.summarise(c, with_children=False, with_marks=marks)
+                    for c in kids[start:stop]]
+
+    def child_count(self, path: str = "/") -> int:
+        path = normalise_path(path)
+        with self._defs() as defs:
+            if path == "/":
+                return len(list(defs.suites)) if defs is not None else 0
+            found = self._find(defs, path)
+            return len(nodes.child_nodes(found, nodes.node_kind(found)))
+
+    def find(self, states: frozenset[str] | set[str] = frozenset(), text: str = "",
+             limit: int = 500) -> tuple[list[str], int]:
+        """Paths of nodes in one of ``states`` whose name contains ``text`` (see
+        ``nodes.matching``): the first ``limit`` in tree order, and the total."""
+        with self._defs() as defs:
+            return nodes.matching(defs, frozenset(states), text, limit)
 
     def variable(self, path: str, name: str) -> str | None:
         """The value ``path`` sees for variable ``name`` (own, generated, inherited), cheaply:

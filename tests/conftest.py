@@ -7,8 +7,10 @@ Every server is terminated and its process group killed at teardown.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +93,52 @@ def shell():
     for watcher in magics.kernel_watchers:
         watcher.stop()
     magics.kernel_watchers.clear()
+
+
+#: The first line of a white list file (ECF_LISTS); any version from 4.4.5 on is accepted.
+WHITE_LIST_VERSION = "4.4.14"
+
+
+# -- helpers a browser test can reuse ------------------------------------------------------
+def write_white_list(host: str, port: int, home: Path, *users: str) -> Path:
+    """Write the server's white list and have it reload the file.
+
+    The file is the server's ECF_LISTS variable, by default ``<host>.<port>.ecf.lists``
+    in ECF_HOME with the host name the server sees (``socket.gethostname()``, not the
+    'localhost' clients use), so it is asked rather than guessed. A ``-`` before a
+    name means read-only. ecFlow 5 gives the user who runs the server write access
+    whatever the file says."""
+    name = Server(host, port).variable("/", "ECF_LISTS") or f"{host}.{port}.ecf.lists"
+    path = home / name
+    path.write_text("\n".join([WHITE_LIST_VERSION, *users]) + "\n")
+    path.chmod(0o644)  # the server may run as another user
+    run_client(host, port, "--reloadwsfile")
+    return path
+
+
+def make_read_only(demo_server: DemoServer, user: str = "reader") -> dict[str, str]:
+    """Make ``user`` a read-only user of ``demo_server``; returns the environment
+    variables a client process needs to act as that user.
+
+    A server cannot make the user who runs it read-only (ecFlow 5 always gives it
+    write access), and the demo server runs as the test's user. So the read-only
+    user is a *custom* user: ``ECF_USER`` names it and ``ECF_CUSTOM_PASSWD`` points
+    at a password file (``<user> <host> <port> <password>``, mode 600) that the
+    client and, reloaded, the server share."""
+    host, port, home = demo_server.host, demo_server.port, demo_server.home
+    name = Server(host, port).variable("/", "ECF_CUSTOM_PASSWD")
+    passwd = home / (name or f"{host}.{port}.ecf.custom_passwd")
+    passwd.write_text(f"4.5.0\n{user} {host} {port} read-only-{port}\n")
+    passwd.chmod(0o600)
+    run_client(host, port, "--reloadcustompasswdfile")
+    write_white_list(host, port, home, f"-{user}")
+    return {"ECF_USER": user, "ECF_CUSTOM_PASSWD": str(passwd)}
+
+
+def run_client(host: str, port: int, *args: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("ECF_USER", "ECF_CUSTOM_PASSWD")}
+    subprocess.run(["ecflow_client", "--host", host, "--port", str(port), *args],
+                   env=env, capture_output=True, check=True, timeout=30)
+
+
+# -- fixtures ------------------------------------------------------------------------------

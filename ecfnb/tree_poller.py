@@ -1,0 +1,207 @@
+"""The explorer's polling side: what changed among the nodes a notebook tree shows.
+
+``TreeFollower`` is plain logic over a Server. The notebook tells it which node labels
+are on screen (``shown``), which nodes are open and how many children each shows
+(``opened``), and the current filter; after each sync it answers only with what
+differs from what it last sent. An idle poll is one ``news`` request and sends
+nothing; a poll with news re-reads the shown nodes (at most ~1,500, ~25 µs each),
+never the whole tree, except to re-evaluate an active filter.
+
+``main`` runs it in its own process (``python -m ecfnb.tree_poller``; see
+``ecfnb.child`` for why), reading commands from stdin and writing JSON lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from .child import emit, wait_input
+from .errors import EcfnbError, NodeNotFound, ServerUnreachable
+from .nodes import NodeInfo, info_to_json
+from .server import Server
+
+Message = dict[str, Any]
+
+
+class TreeFollower:
+    """Turns syncs into the messages a tree needs: ``node`` (a label changed), ``gone``,
+    ``children`` (an open node's first children or their count changed) and
+    ``matches`` (the filter's hits changed)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.shown: set[str] = {"/"}
+        self.opened: dict[str, int] = {}
+        self.query: Message | None = None
+        self._sent: dict[str, Message] = {}
+        self._sent_children: dict[str, tuple] = {}
+        self._sent_matches: tuple | None = None
+
+    def command(self, message: Message) -> list[Message]:
+        """Apply the notebook's command; returns the current state of what it added."""
+        if "shown" in message:
+            self.shown = set(message["shown"]) | {"/"}
+            self._sent = {p: m for p, m in self._sent.items() if p in self.shown}
+        if "opened" in message:
+            self.opened = {p: int(n) for p, n in message["opened"].items()}
+            self._sent_children = {p: c for p, c in self._sent_children.items()
+                                   if p in self.opened}
+        if "filter" in message:
+            self.query = message["filter"] or None
+            self._sent_matches = None
+        return self.changes(recheck=False)
+
+    def poll(self) -> list[Message]:
+        """One sync; the messages for what changed (none when the server had no news)."""
+        result = self.server.sync()
+        return self.changes(recheck=result.news)
+
+    def changes(self, recheck: bool) -> list[Message]:
+        """Messages for shown nodes not sent yet, or (``recheck``) that differ from what
+        was sent."""
+        out: list[Message] = []
+        if self.query is not None and (recheck or self._sent_matches is None):
+            out.extend(self._matches())
+        for path in sorted(self.opened):
+            if recheck or path not in self._sent_children:
+                out.extend(self._children(path))
+        for path in sorted(self.shown):
+            if recheck or path not in self._sent:
+                out.extend(self._node(path))
+        return out
+
+    def _node(self, path: str) -> list[Message]:
+        try:
+            info = self.server.summary(path, marks=True)
+        except NodeNotFound:
+            self.shown.discard(path)
+            self._sent.pop(path, None)
+            return [{"type": "gone", "path": path}]
+        return self._if_new(info)
+
+    def _if_new(self, info: NodeInfo) -> list[Message]:
+        data = info_to_json(info)
+        if info.path == "/":
+            data["since"] = None  # the root's time is the last sync: not a change
+        if self._sent.get(info.path) == data:
+            return []
+        self._sent[info.path] = data
+        return [{"type": "node", "info": data}]
+
+    def _children(self, path: str) -> list[Message]:
+        try:
+            total = self.server.child_count(path)
+            infos = self.server.children(path, marks=True, stop=self.opened[path])
+        except NodeNotFound:
+            self.opened.pop(path, None)
+            return []  # its parent's listing or a 'gone' tells the notebook
+        data = [info_to_json(info) for info in infos]
+        key = (total, tuple(d["path"] for d in data))
+        if self._sent_children.get(path) == key:
+            return []  # same children: their labels go as 'node' messages if changed
+        self._sent_children[path] = key
+        for info, item in zip(infos, data, strict=True):
+            self._sent[info.path] = item
+        return [{"type": "children", "path": path, "total": total, "infos": data}]
+
+    def _matches(self) -> list[Message]:
+        query = self.query or {}
+        hits, total = self.server.find(frozenset(query.get("states", ())),
+                                       query.get("text", ""), int(query.get("limit", 500)))
+        key = (query.get("id"), total, tuple(hits))
+        if key == self._sent_matches:
+            return []
+        self._sent_matches = key
+        wanted: list[str] = []
+        seen: set[str] = set()
+        for hit in hits:  # ancestors first, each once, in tree order
+            parts = hit.strip("/").split("/")
+            for depth in range(1, len(parts) + 1):
+                path = "/" + "/".join(parts[:depth])
+                if path not in seen:
+                    seen.add(path)
+                    wanted.append(path)
+        infos = []
+        for path in wanted:
+            info = self.server.summary(path, marks=True)
+            data = info_to_json(info)
+            self._sent[path] = data
+            infos.append(data)
+        return [{"type": "matches", "id": query.get("id"), "total": total, "hits": hits,
+                 "infos": infos}]
+
+
+# -- the polling process --------------------------------------------------------------
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def _status(state: str, server: Server, message: str = "", requests: int = 0) -> None:
+    emit({"type": "status", "state": state, "time": _now(), "message": message,
+          "requests": requests})
+
+
+def run(args: argparse.Namespace) -> int:
+    server = Server(args.address, timeout=args.timeout)
+    follower = TreeFollower(server)
+    interval, paused, backoff = args.interval, False, 0.0
+    next_poll = time.monotonic()  # at once
+    while True:
+        commands = wait_input(max(0.0, next_poll - time.monotonic()), args.parent_pid,
+                              commands=True)
+        if commands is None:
+            return 0
+        now = time.monotonic()
+        done = [c["seq"] for c in commands if "seq" in c]
+        for command in commands:
+            if "interval" in command:
+                interval = max(0.1, float(command["interval"]))
+                next_poll = min(next_poll, now + interval)
+            if "paused" in command:
+                paused = bool(command["paused"])
+                next_poll = math.inf if paused else now
+            if command.get("poll"):
+                next_poll = now
+        out: list[Message] = []
+        try:
+            for command in commands:
+                out.extend(follower.command(command))
+            if now >= next_poll:
+                before = server.requests
+                out.extend(follower.poll())
+                _status("paused" if paused else "connected", server,
+                        requests=server.requests - before)
+                backoff = 0.0
+                next_poll = math.inf if paused else now + interval
+        except ServerUnreachable as exc:
+            _status("disconnected", server, str(exc))
+            backoff = min(max(backoff * 2, 1.0), 60.0)  # keep trying, less and less often
+            next_poll = now + backoff
+        except EcfnbError as exc:
+            _status("error", server, str(exc))
+            next_poll = now + interval
+        for message in out:
+            emit(message)
+        for seq in done:
+            emit({"type": "done", "seq": seq})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ecfnb.tree_poller")
+    parser.add_argument("address")
+    parser.add_argument("--interval", type=float, default=10.0)
+    parser.add_argument("--timeout", type=float, default=2.0)
+    parser.add_argument("--parent-pid", type=int)
+    try:
+        return run(parser.parse_args(argv))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""``Explorer`` and ``explore()``: the tree, the node panel and the status line together.
+
+The explorer only wires the two: a selection in the tree shows the node in the panel,
+a change the tree hears about reaches the panel, and an action in the panel makes
+the tree refresh at once (without waiting for it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ipywidgets as widgets
+
+from ..server import Server, parse_address
+from .panel import NodePanel
+from .tree import NodeTree, ServerView
+
+__all__ = ["Explorer", "explore"]
+
+ServerLike = Server | str | None
+
+
+class Explorer(widgets.HBox):
+    """A live tree of one or more servers beside the panel of the selected node."""
+
+    def __init__(self, servers: Sequence[Server], path: str = "/", interval: float = 10.0,
+                 read_only: bool = False, **tree_options: object) -> None:
+        self.read_only = read_only
+        self.panel = NodePanel(read_only=read_only)
+        self.tree = NodeTree(servers, interval=interval, on_select=self._selected,
+                             **tree_options)  # type: ignore[arg-type]
+        self.tree.on_change = self._changed
+        self.panel.on_action = lambda _path: self.tree.refresh(wait=False)
+        self.tree.layout = widgets.Layout(width="440px", min_width="440px", flex="0 0 auto")
+        self.panel.layout = widgets.Layout(flex="1 1 auto", min_width="0")
+        super().__init__([self.tree, self.panel])
+        self.add_class("ecfnb-explorer")
+        if path not in ("", "/"):
+            self.tree.select(path)
+
+    def __repr__(self) -> str:
+        mode = " read-only" if self.read_only else ""
+        return f"<Explorer{mode} of {', '.join(v.address for v in self.tree.views)}>"
+
+    def select(self, path: str, server: int | str = 0) -> None:
+        """Select ``path`` in the tree and show it in the panel."""
+        self.tree.select(path, server)
+
+    def close(self) -> None:
+        self.tree.close()
+        self.panel.close()
+        super().close()
+
+    def _selected(self, view: ServerView, path: str) -> None:
+        self.panel.show(view.server, view.fsmap, path)
+
+    def _changed(self, view: ServerView, info: object) -> None:
+        if self.panel.server is view.server:
+            self.panel.node_changed(info)  # type: ignore[arg-type]
+
+
+def explore(address_or_server: ServerLike | Sequence[ServerLike] = None, path: str = "/",
+            interval: float = 10.0, read_only: bool = False, **tree_options: object
+            ) -> Explorer:
+    """The explorer of a server ("host:port", a Server, or the notebook's current one),
+    or of several (a list: one root each; a server that is down shows as disconnected).
+    ``path`` is selected at start; ``interval`` is the refresh period in seconds;
+    ``read_only`` turns every action off."""
+    if isinstance(address_or_server, (list, tuple)):
+        servers = [_server(item) for item in address_or_server]
+    else:
+        servers = [_server(address_or_server)]
+    if not servers:
+        raise ValueError("explore() needs at least one server, e.g. 'localhost:3141'")
+    return Explorer(servers, path=path, interval=interval, read_only=read_only,
+                    **tree_options)
+
+
+def _server(item: ServerLike) -> Server:
+    """A Server, not synced yet: the tree connects each and shows those that fail."""
+    if isinstance(item, Server):
+        return item
+    if item is None:
+        from .. import magics
+
+        if magics.current_server is not None:
+            return magics.current_server
+        return Server(None)
+    host, port = parse_address(item)
+    return Server(host, port)
+
+

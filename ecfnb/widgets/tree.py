@@ -1,0 +1,608 @@
+"""``NodeTree``: the live, lazy tree of one or more servers (ipytree), bounded in widgets.
+
+ipytree is one widget per node, and measured here a browser tab froze for a minute
+at 5,000 node widgets and lost messages above ~2,000 created at once. So the tree
+holds widgets only for what is open: a node's children are made when it is opened,
+a page at a time (then a "N more" node), the widgets under a node are closed when
+it is collapsed, and when the live widgets would pass ``max_widgets`` the least
+recently opened nodes are collapsed first.
+
+Live updates come from one ``tree_poller`` child process per server (the binding
+holds the GIL while it waits, so the kernel never polls itself): the tree tells it
+which labels are on screen and which nodes are open, and it answers with what
+changed, which the reader thread applies to the existing widgets. Opening a node
+reads the kernel's own ``Server`` (one incremental sync, then its local copy).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+try:
+    import ipywidgets as widgets
+    from ipytree import Node, Tree
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError("the explorer needs ipywidgets and ipytree: pip install 'ecfnb[lab]'"
+                      ) from exc
+
+from ..child import JsonLinesChild
+from ..errors import EcfnbError, ServerUnreachable
+from ..fsmap import FileSystemMap
+from ..nodes import STATE_COLOURS, NodeInfo, info_from_json
+from ..server import Server, normalise_path
+from . import tree_html
+
+__all__ = ["NodeTree", "ServerView"]
+
+FILTER_STATES = ("aborted", "active", "submitted", "queued", "complete", "suspended")
+Selection = Callable[["ServerView", str], Any]
+
+
+class ServerView:
+    """One server's part of a tree: its connection, its widgets and what is open."""
+
+    def __init__(self, index: int, server: Server) -> None:
+        self.index = index
+        self.server = server
+        self.fsmap = FileSystemMap(server)
+        self.status, self.message = "connecting", ""
+        self.last_sync: datetime | None = None
+        self.state = "unknown"
+        self.widget: Node | None = None
+        self.nodes: dict[str, Node] = {}  # path -> widget, for every node shown
+        self.infos: dict[str, NodeInfo] = {}  # what each label shows
+        self.pages: dict[str, int] = {}  # open path -> how many children are shown
+        self.follower: JsonLinesChild | None = None
+        self.filtered = False
+        self.reopen: list[str] = []  # what was open when a filter was set
+        self.matches: tuple[int, int] = (0, 0)  # shown, total
+
+    @property
+    def address(self) -> str:
+        return self.server.address
+
+
+class NodeTree(widgets.VBox):
+    """A live tree of ``servers`` with state colours, filter and search.
+
+    ``on_select(view, path)`` is called when the user selects a node. ``created`` and
+    ``relabels`` count node widgets made and labels changed (what a refresh costs);
+    ``live_widgets`` is the number of node widgets alive now.
+    """
+
+    def __init__(self, servers: Sequence[Server], interval: float = 10.0, page: int = 100,
+                 max_widgets: int = 1500, match_limit: int = 300,
+                 on_select: Selection | None = None, live: bool = True) -> None:
+        if interval <= 0:
+            raise ValueError("interval must be a positive number of seconds")
+        self.page, self.max_widgets, self.match_limit = page, max_widgets, match_limit
+        self.on_select = on_select
+        self.on_change: Callable[[ServerView, NodeInfo], Any] | None = None
+        self.created = self.relabels = self.live_widgets = 0
+        self._interval, self._paused = float(interval), not live
+        self._lock = threading.RLock()
+        self._done = threading.Condition(self._lock)
+        self._finished: set[int] = set()
+        self._seq = itertools.count(1)
+        self._query_id = 0
+        self._owner: dict[str, tuple[ServerView, str]] = {}  # model_id -> where
+        self._more: dict[str, tuple[ServerView, str]] = {}  # model_id of "more" nodes
+        self._recent: OrderedDict[tuple[int, str], None] = OrderedDict()
+        self.views = [ServerView(i, s) for i, s in enumerate(servers)]
+        self.tree = Tree(multiple_selection=False, animation=0,
+                         layout=widgets.Layout(overflow="auto", max_height="640px"))
+        self.tree.add_class("ecfnb-tree")
+        self.status = widgets.HTML()
+        self.status.add_class("ecfnb-tree-status")
+        super().__init__([widgets.HTML(tree_html.EXPLORER_CSS), self._filter_bar(),
+                          self.status, self.tree])
+        self.add_class("ecfnb-nodetree")
+        for view in self.views:
+            self._build(view)
+        self.tree.nodes = tuple(view.widget for view in self.views)
+        self._show_status()
+        for view in self.views:
+            self._start_follower(view)
+
+    def __repr__(self) -> str:
+        return (f"<NodeTree {', '.join(v.address for v in self.views)}: "
+                f"{self.live_widgets} node widgets>")
+
+    # -- public API ---------------------------------------------------------------------
+    @property
+    def interval(self) -> float:
+        return self._interval
+
+    @interval.setter
+    def interval(self, seconds: float) -> None:
+        if seconds <= 0:
+            raise ValueError("interval must be a positive number of seconds")
+        self._interval = float(seconds)
+        self._send_all({"interval": self._interval})
+        self._show_status()
+
+    def pause(self) -> None:
+        """Stop refreshing (the poller stays, idle) until ``resume()``."""
+        self._paused = True
+        self.live_button.value = False
+        self._send_all({"paused": True})
+        self._show_status()
+
+    def resume(self) -> None:
+        self._paused = False
+        self.live_button.value = True
+        self._send_all({"paused": False})
+        self._show_status()
+
+    def refresh(self, wait: bool = True, timeout: float = 30.0) -> bool:
+        """Poll every server now; with ``wait``, return once the changes are applied
+        (False if a poller did not answer within ``timeout``)."""
+        return self._send_all({"poll": True}, wait, timeout)
+
+    def view(self, server: int | str = 0) -> ServerView:
+        """A server's view by index or address."""
+        for view in self.views:
+            if server in (view.index, view.address):
+                return view
+        raise KeyError(f"no server {server!r} in this tree: it shows "
+                       f"{', '.join(v.address for v in self.views)}")
+
+    def widget_of(self, path: str, server: int | str = 0) -> Node | None:
+        """The node widget shown for ``path``, if it is shown."""
+        view = self.view(server)
+        path = normalise_path(path)
+        return view.widget if path == "/" else view.nodes.get(path)
+
+    def expand(self, path: str, server: int | str = 0) -> Node:
+        """Open ``path`` and its ancestors (loading pages as needed); returns its widget."""
+        view = self.view(server)
+        path = normalise_path(path)
+        with self._lock:
+            if view.filtered:
+                self.set_filter()
+            widget = self._reveal(view, path)
+            widget.opened = True  # the observer fills it
+            return widget
+
+    def select(self, path: str, server: int | str = 0) -> Node:
+        """Show ``path`` (opening its ancestors) and select it, as a click would."""
+        view = self.view(server)
+        path = normalise_path(path)
+        with self._lock:
+            if view.filtered and path not in view.nodes:
+                self.set_filter()
+            widget = self._reveal(view, path)
+            for other in self.tree.selected_nodes:
+                if other is not widget:
+                    other.selected = False
+            widget.selected = True
+            return widget
+
+    def set_filter(self, states: Iterable[str] = (), text: str = "", wait: bool = False,
+                   timeout: float = 30.0) -> bool:
+        """Show only nodes in ``states`` whose name contains ``text`` (the path when it
+        has a '/'), with their ancestors; both empty shows the whole tree again. At
+        most ``match_limit`` matches per server are shown (the status says how many
+        there are). Evaluated by the pollers, and again after every change."""
+        states = sorted(set(states))
+        unknown = set(states) - set(STATE_COLOURS)
+        if unknown:
+            raise ValueError(f"unknown state(s) {', '.join(sorted(unknown))}: use "
+                             f"{', '.join(STATE_COLOURS)}")
+        with self._lock:
+            if not states and not text.strip():
+                for view in self.views:
+                    self._unfilter(view)
+                self._show_status()
+                return True
+            self._query_id += 1
+            query = {"states": states, "text": text, "limit": self.match_limit,
+                     "id": self._query_id}
+            for view in self.views:
+                if not view.filtered:
+                    view.reopen = sorted(p for p in view.pages if p != "/")
+                    view.filtered = True
+                self._replace_children(view.widget, ())
+                view.pages.clear()
+                view.matches = (0, 0)
+        ok = self._send_all({"filter": query, "shown": ["/"], "opened": {}}, wait, timeout)
+        self._show_status()
+        return ok
+
+    def close(self) -> None:
+        """Stop the pollers and close every node widget."""
+        if not hasattr(self, "views"):  # failed in __init__
+            return super().close()
+        for view in self.views:
+            if view.follower is not None:
+                view.follower.stop()
+        with self._lock:
+            for view in self.views:
+                if view.widget is not None:
+                    self._discard(view.widget)
+        super().close()
+
+    # -- building -------------------------------------------------------------------------
+    def _build(self, view: ServerView) -> None:
+        view.widget = Node(tree_html.server_label(view.address, "unknown", "connecting"),
+                           [], opened=True, show_icon=False)
+        self._register(view, "/", view.widget)
+        view.pages["/"] = self.page
+        try:
+            view.server.sync()
+            view.state = view.server.node("/", detail=False).state
+            view.status, view.last_sync = "connected", view.server.last_sync
+            self._fill(view, "/")
+        except EcfnbError as exc:
+            view.status, view.message = "disconnected", str(exc)
+        self._relabel_root(view)
+
+    def _start_follower(self, view: ServerView) -> None:
+        command = [sys.executable, "-m", "ecfnb.tree_poller", view.address,
+                   "--interval", str(self._interval), "--timeout", str(view.server.timeout),
+                   "--parent-pid", str(os.getpid())]
+        view.follower = JsonLinesChild(command, lambda m: self._on_message(view, m),
+                                       on_exit=lambda: self._follower_ended(view),
+                                       name=f"ecfnb-tree-{view.address}", commands=True)
+        view.follower.start()
+        self._tell(view, {"paused": self._paused} if self._paused else {})
+
+    def _fill(self, view: ServerView, path: str) -> None:
+        """Show the first ``pages[path]`` children of ``path`` from the kernel's copy."""
+        count = view.pages.setdefault(path, self.page)
+        infos = view.server.children(path, marks=True, stop=count)
+        self._set_children(view, path, infos, view.server.child_count(path))
+
+    def _set_children(self, view: ServerView, path: str, infos: list[NodeInfo],
+                      total: int) -> None:
+        """Make ``path`` show ``infos`` (then a "more" node), reusing the widgets (and
+        what is open below them) of children already shown."""
+        parent = view.widget if path == "/" else view.nodes.get(path)
+        if parent is None:
+            return
+        old = {}
+        for widget in parent.nodes:
+            where = self._owner.get(id(widget))
+            if where is not None:
+                old[where[1]] = widget
+        kept: list[Node] = []
+        for info in infos:
+            widget = old.pop(info.path, None)
+            if widget is None:
+                widget = self._new_node(view, info)
+            else:
+                self._relabel(view, info)
+            kept.append(widget)
+        if total > len(infos):
+            more = Node(tree_html.more_label(total - len(infos)), [], opened=False,
+                        show_icon=False)
+            more.observe(self._on_selected, "selected")
+            self._more[id(more)] = (view, path)
+            self.live_widgets += 1
+            kept.append(more)
+        view.pages[path] = len(infos)
+        self._replace_children(parent, tuple(kept))
+
+    def _new_node(self, view: ServerView, info: NodeInfo) -> Node:
+        widget = Node(tree_html.node_label(info),
+                      [self._placeholder()] if info.has_children else [],
+                      opened=False, show_icon=False)
+        self._register(view, info.path, widget)
+        view.infos[info.path] = info
+        widget.observe(self._on_opened, "opened")
+        widget.observe(self._on_selected, "selected")
+        self.created += 1
+        return widget
+
+    def _placeholder(self) -> Node:
+        self.live_widgets += 1
+        return Node("loading…", [], opened=False, show_icon=False, disabled=True)
+
+    def _register(self, view: ServerView, path: str, widget: Node) -> None:
+        self._owner[id(widget)] = (view, path)
+        if path != "/":
+            view.nodes[path] = widget
+            self.live_widgets += 1
+
+    def _replace_children(self, parent: Node, nodes: tuple[Node, ...]) -> None:
+        """Set ``parent.nodes``, then close the widgets dropped (in that order: the
+        browser must not meet a closed model in a list)."""
+        dropped = [w for w in parent.nodes if w not in nodes]
+        parent.nodes = nodes
+        for widget in dropped:
+            self._discard(widget)
+
+    def _discard(self, widget: Node) -> None:
+        for child in widget.nodes:
+            self._discard(child)
+        where = self._owner.pop(id(widget), None)
+        if where is not None:
+            view, path = where
+            if path != "/" and view.nodes.get(path) is widget:
+                del view.nodes[path]
+                view.infos.pop(path, None)
+                view.pages.pop(path, None)
+                self._recent.pop((view.index, path), None)
+        self._more.pop(id(widget), None)
+        if where is None or where[1] != "/":
+            self.live_widgets -= 1
+        widget.close()
+
+    # -- opening and closing ----------------------------------------------------------------
+    def _on_opened(self, change: dict) -> None:
+        with self._lock:
+            where = self._owner.get(id(change["owner"]))
+            if where is None or where[0].filtered:
+                return
+            view, path = where
+            if change["new"]:
+                self._expand(view, path)
+            else:
+                self._collapse(view, path)
+
+    def _expand(self, view: ServerView, path: str) -> None:
+        if path in view.pages:
+            return
+        self._recent[(view.index, path)] = None
+        self._recent.move_to_end((view.index, path))
+        self._make_room(view, path)
+        try:
+            view.server.sync()
+        except ServerUnreachable as exc:  # show what the kernel's copy has
+            view.status, view.message = "disconnected", str(exc)
+        try:
+            self._fill(view, path)
+        except EcfnbError as exc:
+            view.message = f"cannot open {path}: {exc}"
+        self._tell(view)
+        self._show_status()
+
+    def _collapse(self, view: ServerView, path: str) -> None:
+        widget = view.nodes.get(path)
+        if widget is None or path not in view.pages:
+            return
+        del view.pages[path]
+        self._recent.pop((view.index, path), None)
+        info = view.infos.get(path)
+        self._replace_children(widget, (self._placeholder(),) if info and info.has_children
+                               else ())
+        self._tell(view)
+
+    def _make_room(self, view: ServerView, path: str) -> None:
+        """Collapse the least recently opened nodes (not ``path`` or its ancestors)
+        until a page more fits under ``max_widgets``."""
+        need = 2 * self.page + 1
+        keep = {(view.index, p) for p in _ancestors(path)} | {(view.index, path)}
+        for key in list(self._recent):
+            if self.live_widgets + need <= self.max_widgets:
+                return
+            if key in keep:
+                continue
+            other = self.views[key[0]]
+            widget = other.nodes.get(key[1])
+            self._collapse(other, key[1])
+            if widget is not None:
+                widget.opened = False
+
+    def _reveal(self, view: ServerView, path: str) -> Node:
+        """The widget of ``path``, opening its ancestors and paging them as needed."""
+        if path == "/":
+            return view.widget
+        for ancestor in [*_ancestors(path)[1:], path]:
+            parent = ancestor.rpartition("/")[0] or "/"
+            if parent != "/":
+                view.nodes[parent].opened = True
+            if ancestor not in view.nodes:
+                names = [c.path for c in view.server.children(parent)]
+                if ancestor not in names:
+                    raise EcfnbError(f"no node {ancestor} on {view.address}")
+                view.pages[parent] = max(view.pages.get(parent, 0), names.index(ancestor) + 1)
+                self._fill(view, parent)
+                self._tell(view)
+        return view.nodes[path]
+
+    def _on_selected(self, change: dict) -> None:
+        if not change["new"]:
+            return
+        with self._lock:
+            key = id(change["owner"])
+            if key in self._more:
+                view, path = self._more[key]
+                view.pages[path] = view.pages.get(path, 0) + self.page
+                self._make_room(view, path)
+                self._fill(view, path)
+                self._tell(view)
+                return
+            where = self._owner.get(key)
+        if where is not None and self.on_select is not None:
+            self.on_select(*where)
+
+    # -- filter ---------------------------------------------------------------------------
+    def _unfilter(self, view: ServerView) -> None:
+        if not view.filtered:
+            return
+        view.filtered = False
+        self._replace_children(view.widget, ())
+        view.pages = {"/": self.page}
+        self._tell(view, {"filter": None})
+        try:
+            self._fill(view, "/")
+            for path in view.reopen:
+                widget = view.nodes.get(path)
+                if widget is not None and self.live_widgets + self.page < self.max_widgets:
+                    widget.opened = True
+        except EcfnbError as exc:
+            view.message = str(exc)
+        self._tell(view)
+
+    def _show_matches(self, view: ServerView, message: dict) -> None:
+        infos = [info_from_json(d) for d in message["infos"]]
+        parents = {info.path.rpartition("/")[0] or "/" for info in infos}
+        children: dict[str, list[Node]] = {}
+        for info in infos:
+            widget = Node(tree_html.node_label(info), [], opened=info.path in parents,
+                          show_icon=False)
+            self._register(view, info.path, widget)
+            view.infos[info.path] = info
+            widget.observe(self._on_selected, "selected")
+            self.created += 1
+            children.setdefault(info.path.rpartition("/")[0] or "/", []).append(widget)
+        self._replace_children(view.widget, ())
+        for path, nodes in children.items():
+            if path != "/":
+                view.nodes[path].nodes = tuple(nodes)
+        view.widget.nodes = tuple(children.get("/", ()))
+        view.matches = (len(message["hits"]), message["total"])
+        self._tell(view)
+
+    # -- messages from the poller -----------------------------------------------------------
+    def _on_message(self, view: ServerView, message: dict) -> None:
+        with self._lock:
+            kind = message.get("type")
+            if kind == "status":
+                view.status, view.message = message["state"], message.get("message", "")
+                if view.status in ("connected", "paused"):
+                    view.last_sync = datetime.fromisoformat(message["time"])
+                self._relabel_root(view)
+                self._show_status()
+            elif kind == "node":
+                info = info_from_json(message["info"])
+                if info.path == "/":
+                    view.state = info.state
+                    self._relabel_root(view)
+                elif not (view.filtered and info.path not in view.nodes):
+                    self._relabel(view, info)
+            elif kind == "gone" and message["path"] in view.nodes:
+                widget = view.nodes[message["path"]]
+                parent = self._parent_widget(view, message["path"])
+                if parent is not None:
+                    self._replace_children(parent, tuple(w for w in parent.nodes
+                                                         if w is not widget))
+            elif kind == "children" and not view.filtered and message["path"] in view.pages:
+                before = set(view.nodes)
+                self._set_children(view, message["path"],
+                                   [info_from_json(d) for d in message["infos"]],
+                                   message["total"])
+                if set(view.nodes) != before:
+                    self._tell(view)
+            elif kind == "matches" and view.filtered and message["id"] == self._query_id:
+                self._show_matches(view, message)
+                self._show_status()
+            elif kind == "done":
+                self._finished.add(message["seq"])
+                self._done.notify_all()
+
+    def _follower_ended(self, view: ServerView) -> None:
+        with self._lock:
+            view.status, view.message = "stopped", "the refresh process ended"
+            self._show_status()
+            self._done.notify_all()
+
+    def _relabel(self, view: ServerView, info: NodeInfo) -> None:
+        widget = view.nodes.get(info.path)
+        if widget is None:
+            return
+        view.infos[info.path] = info
+        label = tree_html.node_label(info)
+        if widget.name != label:
+            widget.name = label
+            self.relabels += 1
+            if self.on_change is not None:
+                self.on_change(view, info)
+        if info.has_children and not widget.nodes and info.path not in view.pages \
+                and not view.filtered:
+            widget.nodes = (self._placeholder(),)
+
+    def _relabel_root(self, view: ServerView) -> None:
+        label = tree_html.server_label(view.address, view.state, view.status, view.message)
+        if view.widget is not None and view.widget.name != label:
+            view.widget.name = label
+
+    def _parent_widget(self, view: ServerView, path: str) -> Node | None:
+        parent = path.rpartition("/")[0] or "/"
+        return view.widget if parent == "/" else view.nodes.get(parent)
+
+    # -- talking to the pollers -------------------------------------------------------------
+    def _tell(self, view: ServerView, extra: dict | None = None) -> None:
+        """Send the poller what is on screen now (plus ``extra``)."""
+        if view.follower is None:
+            return
+        message = {"shown": sorted(view.nodes), "opened": dict(view.pages), **(extra or {})}
+        view.follower.send(message)
+
+    def _send_all(self, message: dict, wait: bool = False, timeout: float = 30.0) -> bool:
+        seqs = []
+        for view in self.views:
+            if view.follower is not None and view.follower.running:
+                seq = next(self._seq)
+                if view.follower.send({**message, "seq": seq}):
+                    seqs.append(seq)
+        if not wait:
+            return True
+        deadline = time.monotonic() + timeout
+        with self._done:
+            while not all(s in self._finished for s in seqs):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._done.wait(min(left, 0.5))
+        return True
+
+    # -- controls -------------------------------------------------------------------------
+    def _filter_bar(self) -> widgets.Widget:
+        self.state_buttons = {
+            state: widgets.ToggleButton(description=state, value=False,
+                                        layout=widgets.Layout(width="auto"),
+                                        tooltip=f"show only {state} nodes (and their parents)")
+            for state in FILTER_STATES}
+        self.search = widgets.Text(placeholder="find: name, or /path part",
+                                   continuous_update=False,
+                                   layout=widgets.Layout(width="14em"))
+        self.live_button = widgets.ToggleButton(value=not self._paused, description="live",
+                                                icon="refresh", tooltip="refresh on/off",
+                                                layout=widgets.Layout(width="auto"))
+        for button in self.state_buttons.values():
+            button.observe(lambda _c: self._apply_controls(), "value")
+        self.search.observe(lambda _c: self._apply_controls(), "value")
+        self.live_button.observe(self._on_live, "value")
+        bar = widgets.HBox([*self.state_buttons.values(), self.search, self.live_button],
+                           layout=widgets.Layout(flex_flow="row wrap"))
+        bar.add_class("ecfnb-filter-bar")
+        return bar
+
+    def _apply_controls(self) -> None:
+        states = [s for s, b in self.state_buttons.items() if b.value]
+        self.set_filter(states, self.search.value)
+
+    def _on_live(self, change: dict) -> None:
+        if change["new"] == (not self._paused):
+            return
+        if change["new"]:
+            self.resume()
+        else:
+            self.pause()
+
+    def _show_status(self) -> None:
+        rows = [(v.address, v.status, v.message, v.last_sync, self._interval, self._paused)
+                for v in self.views]
+        text = tree_html.status_line(rows)
+        filtered = [v for v in self.views if v.filtered]
+        if filtered:
+            shown = sum(v.matches[0] for v in filtered)
+            total = sum(v.matches[1] for v in filtered)
+            text += f"<br><i>filter: showing {shown} of {total} matching node(s)</i>"
+        self.status.value = text
+
+
+def _ancestors(path: str) -> list[str]:
+    """'/a/b/c' -> ['/', '/a', '/a/b']."""
+    parts = path.strip("/").split("/")
+    return ["/"] + ["/" + "/".join(parts[:i]) for i in range(1, len(parts))]

@@ -1,0 +1,129 @@
+"""HTML for the explorer, as plain functions (testable without a browser or ipywidgets).
+
+jsTree inserts a node's name into the page as markup, and ipywidgets ``HTML`` values
+are unsanitised: every name, label, path and line that comes from the server or a
+job goes through ``html.escape`` here, and nowhere else builds explorer HTML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from html import escape
+
+from ..nodes import STATE_COLOURS, Attribute, NodeInfo, Variable
+from ..reprs import node_html, output_lines_html, state_chip
+from .watch_html import clock
+
+MARK_CHARS = 48  # a label longer than this is cut in the tree (the panel shows it whole)
+STATUS_COLOURS = {"connected": "#2e7d32", "disconnected": "#e65100", "error": "#b71c1c",
+                  "connecting": "#757575", "paused": "#6a1b9a", "stopped": "#757575"}
+
+EXPLORER_CSS = """<style>
+.ecfnb-tree .jstree-anchor { height: auto; }
+.ecfnb-node { color: #000; padding: 0 4px; border-radius: 2px; border: 1px solid #999; }
+.ecfnb-marks { color: #555; font-size: 90%; margin-left: .4em; }
+.ecfnb-more { color: #1565c0; font-style: italic; }
+.ecfnb-panel-text pre { margin: 0; padding: 4px 6px; background: #f8f8f8; border: 1px solid
+  #e0e0e0; max-height: 36em; overflow: auto; font-size: 12px; line-height: 1.3;
+  white-space: pre; }
+.ecfnb-errline { background: #ffebee; color: #b71c1c; font-weight: bold; }
+.ecfnb-hit { background: #fff59d; }
+.ecfnb-vars { border-collapse: collapse; font-size: 12px; }
+.ecfnb-vars td, .ecfnb-vars th { border-bottom: 1px solid #e0e0e0; padding: 1px 8px;
+  text-align: left; vertical-align: top; }
+.ecfnb-message-error { color: #b71c1c; font-weight: bold; }
+.ecfnb-message-ok { color: #2e7d32; }
+</style>"""
+
+
+def node_label(info: NodeInfo) -> str:
+    """A tree node: the name on its state colour (as ecflow_ui draws it), then labels and
+    meters. ``data-ecf-path`` lets tests and scripts find a node in the page."""
+    colour = STATE_COLOURS.get(info.state, STATE_COLOURS["unknown"])
+    name = (f'<span class="ecfnb-node ecfnb-state-{escape(info.state)}" '
+            f'data-ecf-path="{escape(info.path)}" title="{escape(info.path)} '
+            f'({escape(info.state)})" style="background:{colour}">{escape(info.name)}</span>')
+    marks = marks_text(info.marks)
+    return name + (f'<span class="ecfnb-marks">{escape(marks)}</span>' if marks else "")
+
+
+def marks_text(marks: Iterable[Attribute]) -> str:
+    parts = []
+    for mark in marks:
+        value = mark.value.replace("\n", " ")
+        if len(value) > MARK_CHARS:
+            value = value[:MARK_CHARS - 1] + "…"
+        parts.append(f"{mark.name}={value}" if mark.kind == "meter" else f"{mark.name}: {value}")
+    return "  ".join(parts)
+
+
+def server_label(address: str, state: str, status: str, message: str = "") -> str:
+    """The root of one server: address, server state, and why it is not connected."""
+    text = f'<b data-ecf-path="/">{escape(address)}</b> '
+    if status in ("disconnected", "error", "connecting"):
+        reason = f": {message}" if message else ""
+        return text + (f'<span class="ecfnb-server-{status}" style="color:'
+                       f'{STATUS_COLOURS[status]}">({escape(status + reason)})</span>')
+    return text + state_chip(state)
+
+
+def more_label(count: int) -> str:
+    return f'<span class="ecfnb-more">… {count} more (click to show)</span>'
+
+
+def status_line(rows: Iterable[tuple[str, str, str, datetime | None, float, bool]]) -> str:
+    """One line per server: address, connection state, last sync, refresh interval."""
+    lines = []
+    for address, status, message, last_sync, interval, paused in rows:
+        colour = STATUS_COLOURS.get(status, "#757575")
+        detail = f" ({escape(message)})" if message and status != "connected" else ""
+        live = "paused" if paused else f"every {interval:g} s"
+        lines.append(f'<span class="ecfnb-status-{escape(status)}"><code>{escape(address)}'
+                     f'</code> <b style="color:{colour}">{escape(status)}</b>{detail} · last '
+                     f'sync {clock(last_sync)} · refresh {live}</span>')
+    return "<br>".join(lines)
+
+
+def header(info: NodeInfo, address: str) -> str:
+    return f"<code>{escape(address)}</code> " + node_html(info)
+
+
+def text_block(text: str, kind: str) -> str:
+    return f'<pre class="ecfnb-text-{escape(kind)}">{escape(text)}</pre>'
+
+
+def script_block(text: str, kind: str) -> str:
+    """A script or job, highlighted as shell by pygments (which escapes it); plain
+    escaped text without pygments."""
+    try:
+        from pygments import highlight
+        from pygments.formatters import HtmlFormatter
+        from pygments.lexers import BashLexer
+    except ImportError:  # pragma: no cover - pygments comes with the lab extra
+        return text_block(text, kind)
+    body = highlight(text, BashLexer(), HtmlFormatter(noclasses=True, nowrap=True))
+    return f'<pre class="ecfnb-text-{escape(kind)}">{body}</pre>'
+
+
+def output_block(text: str, search: str = "") -> str:
+    """Job output: escaped lines, error lines marked, lines containing ``search`` marked."""
+    body = output_lines_html(text, highlight='class="ecfnb-errline"')
+    if search:
+        needle = escape(search)
+        body = "\n".join(f'<span class="ecfnb-hit">{line}</span>' if needle in line else line
+                         for line in body.split("\n"))
+    return f'<pre class="ecfnb-text-output">{body}</pre>'
+
+
+def variables_table(variables: Iterable[Variable]) -> str:
+    rows = "".join(f"<tr><td>{escape(v.name)}</td><td>{escape(v.value)}</td>"
+                   f"<td>{escape(v.origin)}</td><td><code>{escape(v.source)}</code></td></tr>"
+                   for v in variables)
+    return ('<table class="ecfnb-vars"><tr><th>name</th><th>value</th><th>origin</th>'
+            f"<th>defined on</th></tr>{rows}</table>")
+
+
+def message(text: str, ok: bool) -> str:
+    kind = "ok" if ok else "error"
+    return f'<span class="ecfnb-message-{kind}">{escape(text)}</span>'

@@ -1,0 +1,308 @@
+"""The explorer (NodeTree, NodePanel, Explorer) against real ecflow_server processes,
+without a browser: what each widget holds is checked against an independent
+``ecflow_client --get_state`` parse and the job files on disk."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import signal
+import time
+
+import pytest
+
+from ecfnb.demo import free_port
+from ecfnb.nodes import STATE_COLOURS
+from ecfnb.server import Server
+from ecfnb.widgets.explorer import Explorer, explore
+from ecfnb.widgets.tree import NodeTree
+
+from conftest import get_state, make_read_only, wait_for
+
+POST = "/demo/forecast/post"
+
+
+@pytest.fixture
+def tree(demo):
+    tree = NodeTree([Server(demo.host, demo.port)], interval=1)
+    yield tree
+    tree.close()
+
+
+def label_state(label: str) -> str:
+    found = re.search(r'class="ecfnb-node ecfnb-state-(\w+)"', label)
+    assert found, label
+    return found.group(1)
+
+
+def open_everything(tree: NodeTree) -> None:
+    view = tree.views[0]
+    pending = ["/"]
+    while pending:
+        path = pending.pop()
+        if path != "/":
+            tree.expand(path)
+        pending += [p for p, info in view.infos.items()
+                    if info.has_children and p not in view.pages and p.startswith(path)]
+
+
+def test_labels_and_colours_match_the_server(demo, tree):
+    open_everything(tree)
+    view = tree.views[0]
+    expected = get_state(demo.port)
+    assert set(view.nodes) == set(expected)
+    for path, (_kind, state) in expected.items():
+        label = view.nodes[path].name
+        assert label_state(label) == state, path
+        assert STATE_COLOURS[state] in label
+        assert f">{html.escape(path.rsplit('/', 1)[1])}</span>" in label
+    assert "progress=" in view.nodes["/demo/monitor/progress"].name  # meter as a suffix
+    assert view.status == "connected" and "aborted" in view.widget.name  # server state chip
+
+
+def test_opening_a_family_creates_its_children_and_closing_frees_them(demo, tree):
+    view = tree.views[0]
+    assert set(view.nodes) == {"/demo"}  # opens with its suites only
+    before = tree.live_widgets
+    tree.expand("/demo/forecast")
+    kids = {"/demo/forecast/model", POST, "/demo/forecast/report"}
+    assert kids <= set(view.nodes)
+    forecast = view.nodes["/demo/forecast"]
+    assert {w.name for w in forecast.nodes} == {view.nodes[p].name for p in kids}
+    assert tree.live_widgets > before
+    widgets_before = tree.live_widgets
+    forecast.opened = False  # what the browser does on collapse
+    assert not kids & set(view.nodes)
+    assert tree.live_widgets == widgets_before - 3 + 1  # a placeholder replaces the children
+    assert len(forecast.nodes) == 1 and "loading" in forecast.nodes[0].name
+
+
+def test_one_refresh_relabels_only_what_changed(fresh_demo):
+    tree = NodeTree([Server(fresh_demo.host, fresh_demo.port)], interval=60)
+    try:
+        view = tree.views[0]
+        tree.expand("/demo/housekeeping")
+        tree.expand("/demo/forecast")
+        assert tree.refresh(timeout=30)
+        widgets = dict(view.nodes)
+        labels = {p: w.name for p, w in widgets.items()}
+        created, relabels = tree.created, tree.relabels
+        fresh_demo.client("--suspend", "/demo/housekeeping/nightly")
+        assert tree.refresh(timeout=30)
+        assert tree.created == created  # nothing rebuilt
+        assert view.nodes == widgets  # the same widget objects
+        changed = {p for p, w in widgets.items() if w.name != labels[p]}
+        assert "/demo/housekeeping/nightly" in changed
+        assert label_state(widgets["/demo/housekeeping/nightly"].name) == "suspended"
+        # only the node itself (and ancestors whose state follows it) may change label;
+        # the active monitor's meter moves on its own
+        assert changed <= {"/demo/housekeeping/nightly", "/demo/housekeeping", "/demo"}, changed
+        assert tree.relabels - relabels == len(changed)
+    finally:
+        tree.close()
+
+
+def test_filter_shows_exactly_aborted_tasks_and_their_ancestors(demo, tree):
+    expected_hits = {p for p, (_k, s) in get_state(demo.port).items() if s == "aborted"}
+    expected = set()
+    for hit in expected_hits:
+        parts = hit.strip("/").split("/")
+        expected |= {"/" + "/".join(parts[:i]) for i in range(1, len(parts) + 1)}
+    assert tree.set_filter(["aborted"], wait=True)
+    view = tree.views[0]
+    assert set(view.nodes) == expected and POST in expected
+    assert all(label_state(view.nodes[p].name) == "aborted" for p in expected_hits)
+    assert "filter: showing" in tree.status.value
+    assert tree.set_filter(text="post", wait=True)  # search by name: the path to each hit
+    assert set(view.nodes) == {"/demo", "/demo/forecast", POST}
+    assert tree.set_filter(text="/monitor/", wait=True)  # by path part
+    assert "/demo/monitor/progress" in view.nodes and POST not in view.nodes
+    tree.set_filter()  # back to the tree, as it was
+    assert set(view.nodes) == {"/demo"} | {p for p in view.nodes if p.count("/") == 2}
+    with pytest.raises(ValueError, match="unknown state"):
+        tree.set_filter(["broken"])
+
+
+def test_pages_and_widget_bound_on_a_wide_family(fresh_demo):
+    definition = fresh_demo.home / "wide.def"
+    tasks = "\n".join(f"    task t{i:04d}" for i in range(450))
+    definition.write_text(f"suite wide\n  family many\n{tasks}\n  endfamily\n"
+                          "  family other\n    family inner\n      task x\n    endfamily\n"
+                          "  endfamily\nendsuite\n")
+    fresh_demo.client("--load", str(definition))
+    tree = NodeTree([Server(fresh_demo.host, fresh_demo.port)], interval=60, page=100,
+                    max_widgets=260)
+    try:
+        view = tree.views[0]
+        tree.expand("/wide/many")
+        many = view.nodes["/wide/many"]
+        assert len(many.nodes) == 101 and "350 more" in many.nodes[-1].name
+        many.nodes[-1].selected = True  # the "more" node, clicked
+        assert len(many.nodes) == 201 and "250 more" in many.nodes[-1].name
+        assert tree.live_widgets <= 260
+        tree.expand("/wide/other/inner")  # no room: the least recently opened is collapsed
+        assert "/wide/other/inner/x" in view.nodes
+        assert "/wide/many" not in view.pages and "/wide/many/t0000" not in view.nodes
+        assert tree.live_widgets <= 260
+        widget = tree.select("/wide/many/t0420")  # beyond the first page: paged in
+        assert widget.selected and "/wide/many/t0420" in view.nodes
+    finally:
+        tree.close()
+
+
+def test_untrusted_label_and_output_are_escaped(fresh_demo):
+    evil = '<img src=x onerror="window.__xss=1">'
+    fresh_demo.client("--alter", "change", "label", "info", evil, "/demo/prepare/fetch_obs")
+    explorer = explore(fresh_demo.address, path="/demo/prepare/fetch_obs", interval=60)
+    try:
+        view = explorer.tree.views[0]
+        label = view.nodes["/demo/prepare/fetch_obs"].name
+        assert "<img" not in label and html.escape(evil) in label
+        out = view.fsmap.local_path(view.fsmap.path_of("/demo/prepare/fetch_obs", "jobout"))
+        with open(out, "a") as job_output:  # as if the job had printed it
+            job_output.write(f"line one\n{evil}\nERROR: {evil}\n")
+        explorer.panel.show(view.server, view.fsmap, "/demo/prepare/fetch_obs", tab="Output")
+        page = explorer.panel.pages["Output"].value
+        assert "<img" not in page and "&lt;img src=x" in page
+        assert re.search(r'<span class="ecfnb-errline">ERROR: &lt;img', page)
+    finally:
+        explorer.close()
+
+
+def test_panel_tabs_read_through_the_map(demo, server, fsmap):
+    explorer = explore(server, path=POST, interval=60)
+    try:
+        panel = explorer.panel
+        assert "aborted" in panel.header.value and "try 1" in panel.header.value
+        panel.tabs.selected_index = 4  # Output, as a click on the tab does
+        output = fsmap.read(fsmap.path_of(POST, "jobout")).decode()
+        last = output.strip().splitlines()[-1]
+        assert html.escape(last) in panel.pages["Output"].value
+        assert 'class="ecfnb-errline"' in panel.pages["Output"].value
+        panel.search.value = "missing"
+        assert 'class="ecfnb-hit"' in panel.pages["Output"].value
+        panel.tabs.selected_index = 0
+        assert "trigger model == complete" in panel.pages["Attributes"].value
+        panel.tabs.selected_index = 1
+        assert "RESOLUTION" in panel.pages["Variables"].value  # inherited from the family
+        panel.tabs.selected_index = 2
+        assert "%include" in html.unescape(re.sub("<[^>]+>", "", panel.pages["Script"].value))
+        explorer.select("/demo/forecast")  # a family: no script, said so
+        assert "has no script" in panel.pages["Script"].value
+        assert panel.buttons["rerun"].disabled and not panel.buttons["suspend"].disabled
+    finally:
+        explorer.close()
+
+
+def test_action_with_confirmation_then_the_tree_follows(fresh_demo):
+    explorer = explore(fresh_demo.address, path="/demo/housekeeping/nightly", interval=60)
+    try:
+        panel = explorer.panel
+        panel.buttons["suspend"].click()
+        assert panel.confirmation.layout.display == "" and "Suspend" in panel.question.value
+        assert get_state(fresh_demo.port)["/demo/housekeeping/nightly"][1] == "queued"
+        panel.no.click()  # cancelled: nothing happens
+        assert panel.confirmation.layout.display == "none"
+        assert get_state(fresh_demo.port)["/demo/housekeeping/nightly"][1] == "queued"
+        panel.buttons["suspend"].click()
+        panel.yes.click()
+        assert "Suspended" in panel.message.value
+        assert get_state(fresh_demo.port)["/demo/housekeeping/nightly"][1] == "suspended"
+        view = explorer.tree.views[0]
+        wait_for(lambda: label_state(view.nodes["/demo/housekeeping/nightly"].name)
+                 == "suspended", timeout=20, what="tree label follows the action")
+        assert "suspended" in panel.header.value
+    finally:
+        explorer.close()
+
+
+def test_read_only_explorer_and_white_list_refusal(fresh_demo, monkeypatch):
+    explorer = explore(fresh_demo.address, path=POST, interval=60, read_only=True)
+    try:
+        assert all(b.disabled for b in explorer.panel.buttons.values())
+        explorer.panel.request("requeue")
+        assert "read_only=True" in explorer.panel.message.value
+        assert explorer.panel.confirmation.layout.display == "none"
+    finally:
+        explorer.close()
+    for name, value in make_read_only(fresh_demo).items():
+        monkeypatch.setenv(name, value)
+    explorer = explore(fresh_demo.address, path=POST, interval=60)
+    try:
+        explorer.panel.request("requeue")
+        explorer.panel.confirm()
+        message = html.unescape(explorer.panel.message.value)
+        assert "refused" in message and "no *write* access" in message
+        assert get_state(fresh_demo.port)[POST][1] == "aborted"
+    finally:
+        explorer.close()
+
+
+def test_several_servers_one_down(demo):
+    down = f"localhost:{free_port()}"
+    explorer = explore([demo.address, down], interval=60)
+    try:
+        up_view, down_view = explorer.tree.views
+        assert up_view.status == "connected" and "/demo" in up_view.nodes
+        assert down_view.status == "disconnected" and not down_view.nodes
+        assert "disconnected" in down_view.widget.name and "not reachable" in \
+            explorer.tree.status.value
+        assert len(explorer.tree.tree.nodes) == 2
+    finally:
+        explorer.close()
+
+
+def test_refresh_never_blocks_the_kernel_on_a_hung_server(fresh_demo):
+    tree = NodeTree([Server(fresh_demo.host, fresh_demo.port)], interval=0.5)
+    try:
+        view = tree.views[0]
+        wait_for(lambda: view.status == "connected" and view.last_sync, timeout=20,
+                 what="first poll")
+        os.kill(fresh_demo.process.pid, signal.SIGSTOP)
+        try:
+            worst, deadline = 0.0, time.monotonic() + 6
+            while time.monotonic() < deadline:
+                start = time.monotonic()
+                time.sleep(0.02)
+                worst = max(worst, time.monotonic() - start - 0.02)
+            wait_for(lambda: view.status == "disconnected", timeout=20, what="disconnected")
+        finally:
+            os.kill(fresh_demo.process.pid, signal.SIGCONT)
+        assert worst < 0.2, f"kernel thread delayed {worst:.3f} s"
+        assert "disconnected" in tree.status.value
+        wait_for(lambda: view.status == "connected", timeout=60, what="reconnected")
+    finally:
+        tree.close()
+
+
+def test_pause_resume_interval_and_close_leave_nothing(demo, tree):
+    view = tree.views[0]
+    wait_for(lambda: view.last_sync, timeout=20, what="first poll")
+    tree.pause()
+    assert "paused" in tree.status.value and not tree.live_button.value
+    tree.interval = 2
+    tree.resume()
+    assert "every 2 s" in tree.status.value
+    with pytest.raises(ValueError):
+        tree.interval = 0
+    pid = view.follower.pid
+    tree.close()
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+def test_ecf_tree_magic(demo, capsys):
+    from ecfnb import magics
+
+    explorer = magics.ecf_tree(f"{demo.address} {POST} --interval 30")
+    try:
+        assert isinstance(explorer, Explorer) and explorer.tree.interval == 30
+        assert explorer.panel.info is not None and explorer.panel.info.path == POST
+    finally:
+        explorer.close()
+    wrapped = magics._friendly(magics.ecf_tree)
+    assert wrapped(f"{demo.address} /a /b") is None
+    assert "usage: %ecf_tree" in capsys.readouterr().out
+    assert wrapped(f"{demo.address} --interval x") is None
+    assert "--interval needs a number" in capsys.readouterr().out
+
