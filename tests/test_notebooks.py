@@ -63,6 +63,12 @@ def test_explore_notebook(demo):
     assert "ERROR: input file" in text  # the real job output
     assert "rgb(255,59,53)" in text     # the aborted chip of the node's HTML repr
     assert "task post  # state:aborted" in text
+    explorer = cell_output(nb, "ecfnb.explore(")
+    assert "application/vnd.jupyter.widget-view+json" in str(
+        [c.outputs for c in nb.cells if "ecfnb.explore(" in c.source])
+    assert "<Explorer of localhost" in explorer  # the widget's text form
+    assert not subprocess.run(["pgrep", "-af", f"tree_poller localhost:{demo.port}"],
+                              capture_output=True, text=True).stdout  # ended with the kernel
 
 
 # -- every notebook: runs without error, and shows what it claims ------------------------

@@ -52,6 +52,7 @@ class Explorer(widgets.HBox):
         super().close()
 
     def _selected(self, view: ServerView, path: str) -> None:
+        self.tree.catch_up(view)  # the panel must not show an older state than the tree
         self.panel.show(view.server, view.fsmap, path)
 
     def _changed(self, view: ServerView, info: object) -> None:

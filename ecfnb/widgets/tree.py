@@ -217,6 +217,17 @@ class NodeTree(widgets.VBox):
         self._show_status()
         return ok
 
+    def catch_up(self, view: ServerView) -> None:
+        """Sync the kernel's copy of ``view`` before a user action reads it (one ``news``
+        request when nothing changed); skipped while the poller says the server is
+        down, so a click on a dead server's node does not wait for a timeout."""
+        if view.status in ("disconnected", "stopped"):
+            return
+        try:
+            view.server.sync()
+        except ServerUnreachable as exc:  # show what the kernel's copy has
+            view.status, view.message = "disconnected", str(exc)
+
     def close(self) -> None:
         """Stop the pollers and close every node widget."""
         if not hasattr(self, "views"):  # failed in __init__
@@ -354,10 +365,7 @@ class NodeTree(widgets.VBox):
         self._recent[(view.index, path)] = None
         self._recent.move_to_end((view.index, path))
         self._make_room(view, path)
-        try:
-            view.server.sync()
-        except ServerUnreachable as exc:  # show what the kernel's copy has
-            view.status, view.message = "disconnected", str(exc)
+        self.catch_up(view)
         try:
             self._fill(view, path)
         except EcfnbError as exc:
