@@ -17,8 +17,6 @@ reads the kernel's own ``Server`` (one incremental sync, then its local copy).
 from __future__ import annotations
 
 import itertools
-import os
-import sys
 import threading
 import time
 from collections import OrderedDict
@@ -33,41 +31,17 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("the explorer needs ipywidgets and ipytree: pip install 'ecfnb[lab]'"
                       ) from exc
 
-from ..child import JsonLinesChild
 from ..errors import EcfnbError, ServerUnreachable
-from ..fsmap import FileSystemMap
 from ..nodes import STATE_COLOURS, NodeInfo, info_from_json
 from ..server import Server, normalise_path
 from . import tree_html
+from .server_view import ServerView
+from .tree_controls import TreeControls
 
 __all__ = ["NodeTree", "ServerView"]
 
 FILTER_STATES = ("aborted", "active", "submitted", "queued", "complete", "suspended")
 Selection = Callable[["ServerView", str], Any]
-
-
-class ServerView:
-    """One server's part of a tree: its connection, its widgets and what is open."""
-
-    def __init__(self, index: int, server: Server) -> None:
-        self.index = index
-        self.server = server
-        self.fsmap = FileSystemMap(server)
-        self.status, self.message = "connecting", ""
-        self.last_sync: datetime | None = None
-        self.state = "unknown"
-        self.widget: Node | None = None
-        self.nodes: dict[str, Node] = {}  # path -> widget, for every node shown
-        self.infos: dict[str, NodeInfo] = {}  # what each label shows
-        self.pages: dict[str, int] = {}  # open path -> how many children are shown
-        self.follower: JsonLinesChild | None = None
-        self.filtered = False
-        self.reopen: list[str] = []  # what was open when a filter was set
-        self.matches: tuple[int, int] = (0, 0)  # shown, total
-
-    @property
-    def address(self) -> str:
-        return self.server.address
 
 
 class NodeTree(widgets.VBox):
@@ -93,17 +67,18 @@ class NodeTree(widgets.VBox):
         self._finished: set[int] = set()
         self._seq = itertools.count(1)
         self._query_id = 0
-        self._owner: dict[str, tuple[ServerView, str]] = {}  # model_id -> where
-        self._more: dict[str, tuple[ServerView, str]] = {}  # model_id of "more" nodes
+        self._owner: dict[int, tuple[ServerView, str]] = {}  # id(widget) -> where it is
+        self._more: dict[int, tuple[ServerView, str]] = {}  # id() of the "N more" nodes
         self._recent: OrderedDict[tuple[int, str], None] = OrderedDict()
         self.views = [ServerView(i, s) for i, s in enumerate(servers)]
         self.tree = Tree(multiple_selection=False, animation=0,
                          layout=widgets.Layout(overflow="auto", max_height="640px"))
         self.tree.add_class("ecfnb-tree")
-        self.status = widgets.HTML()
-        self.status.add_class("ecfnb-tree-status")
-        super().__init__([widgets.HTML(tree_html.EXPLORER_CSS), self._filter_bar(),
-                          self.status, self.tree])
+        self.controls = TreeControls(FILTER_STATES, not self._paused, self.set_filter,
+                                     self._on_live)
+        self.status = self.controls.status
+        self.live_button = self.controls.live_button
+        super().__init__([widgets.HTML(tree_html.EXPLORER_CSS), self.controls, self.tree])
         self.add_class("ecfnb-nodetree")
         for view in self.views:
             self._build(view)
@@ -233,8 +208,7 @@ class NodeTree(widgets.VBox):
         if not hasattr(self, "views"):  # failed in __init__
             return super().close()
         for view in self.views:
-            if view.follower is not None:
-                view.follower.stop()
+            view.stop_poller()
         with self._lock:
             for view in self.views:
                 if view.widget is not None:
@@ -257,14 +231,8 @@ class NodeTree(widgets.VBox):
         self._relabel_root(view)
 
     def _start_follower(self, view: ServerView) -> None:
-        command = [sys.executable, "-m", "ecfnb.tree_poller", view.address,
-                   "--interval", str(self._interval), "--timeout", str(view.server.timeout),
-                   "--parent-pid", str(os.getpid())]
-        view.follower = JsonLinesChild(command, lambda m: self._on_message(view, m),
-                                       on_exit=lambda: self._follower_ended(view),
-                                       name=f"ecfnb-tree-{view.address}", commands=True)
-        view.follower.start()
-        self._tell(view, {"paused": self._paused} if self._paused else {})
+        view.start_poller(self._interval, self._paused, lambda m: self._on_message(view, m),
+                          lambda: self._follower_ended(view))
 
     def _fill(self, view: ServerView, path: str) -> None:
         """Show the first ``pages[path]`` children of ``path`` from the kernel's copy."""
@@ -370,7 +338,7 @@ class NodeTree(widgets.VBox):
             self._fill(view, path)
         except EcfnbError as exc:
             view.message = f"cannot open {path}: {exc}"
-        self._tell(view)
+        view.tell()
         self._show_status()
 
     def _collapse(self, view: ServerView, path: str) -> None:
@@ -382,7 +350,7 @@ class NodeTree(widgets.VBox):
         info = view.infos.get(path)
         self._replace_children(widget, (self._placeholder(),) if info and info.has_children
                                else ())
-        self._tell(view)
+        view.tell()
 
     def _make_room(self, view: ServerView, path: str) -> None:
         """Collapse the least recently opened nodes (not ``path`` or its ancestors)
@@ -414,7 +382,7 @@ class NodeTree(widgets.VBox):
                     raise EcfnbError(f"no node {ancestor} on {view.address}")
                 view.pages[parent] = max(view.pages.get(parent, 0), names.index(ancestor) + 1)
                 self._fill(view, parent)
-                self._tell(view)
+                view.tell()
         return view.nodes[path]
 
     def _on_selected(self, change: dict) -> None:
@@ -427,7 +395,7 @@ class NodeTree(widgets.VBox):
                 view.pages[path] = view.pages.get(path, 0) + self.page
                 self._make_room(view, path)
                 self._fill(view, path)
-                self._tell(view)
+                view.tell()
                 return
             where = self._owner.get(key)
         if where is not None and self.on_select is not None:
@@ -440,7 +408,7 @@ class NodeTree(widgets.VBox):
         view.filtered = False
         self._replace_children(view.widget, ())
         view.pages = {"/": self.page}
-        self._tell(view, {"filter": None})
+        view.tell({"filter": None})
         try:
             self._fill(view, "/")
             for path in view.reopen:
@@ -449,7 +417,7 @@ class NodeTree(widgets.VBox):
                     widget.opened = True
         except EcfnbError as exc:
             view.message = str(exc)
-        self._tell(view)
+        view.tell()
 
     def _show_matches(self, view: ServerView, message: dict) -> None:
         infos = [info_from_json(d) for d in message["infos"]]
@@ -469,7 +437,7 @@ class NodeTree(widgets.VBox):
                 view.nodes[path].nodes = tuple(nodes)
         view.widget.nodes = tuple(children.get("/", ()))
         view.matches = (len(message["hits"]), message["total"])
-        self._tell(view)
+        view.tell()
 
     # -- messages from the poller -----------------------------------------------------------
     def _on_message(self, view: ServerView, message: dict) -> None:
@@ -500,7 +468,7 @@ class NodeTree(widgets.VBox):
                                    [info_from_json(d) for d in message["infos"]],
                                    message["total"])
                 if set(view.nodes) != before:
-                    self._tell(view)
+                    view.tell()
             elif kind == "matches" and view.filtered and message["id"] == self._query_id:
                 self._show_matches(view, message)
                 self._show_status()
@@ -539,20 +507,12 @@ class NodeTree(widgets.VBox):
         return view.widget if parent == "/" else view.nodes.get(parent)
 
     # -- talking to the pollers -------------------------------------------------------------
-    def _tell(self, view: ServerView, extra: dict | None = None) -> None:
-        """Send the poller what is on screen now (plus ``extra``)."""
-        if view.follower is None:
-            return
-        message = {"shown": sorted(view.nodes), "opened": dict(view.pages), **(extra or {})}
-        view.follower.send(message)
-
     def _send_all(self, message: dict, wait: bool = False, timeout: float = 30.0) -> bool:
         seqs = []
         for view in self.views:
-            if view.follower is not None and view.follower.running:
-                seq = next(self._seq)
-                if view.follower.send({**message, "seq": seq}):
-                    seqs.append(seq)
+            seq = next(self._seq)
+            if view.send({**message, "seq": seq}):
+                seqs.append(seq)
         if not wait:
             return True
         deadline = time.monotonic() + timeout
@@ -565,35 +525,10 @@ class NodeTree(widgets.VBox):
         return True
 
     # -- controls -------------------------------------------------------------------------
-    def _filter_bar(self) -> widgets.Widget:
-        self.state_buttons = {
-            state: widgets.ToggleButton(description=state, value=False,
-                                        layout=widgets.Layout(width="auto"),
-                                        tooltip=f"show only {state} nodes (and their parents)")
-            for state in FILTER_STATES}
-        self.search = widgets.Text(placeholder="find: name, or /path part",
-                                   continuous_update=False,
-                                   layout=widgets.Layout(width="14em"))
-        self.live_button = widgets.ToggleButton(value=not self._paused, description="live",
-                                                icon="refresh", tooltip="refresh on/off",
-                                                layout=widgets.Layout(width="auto"))
-        for button in self.state_buttons.values():
-            button.observe(lambda _c: self._apply_controls(), "value")
-        self.search.observe(lambda _c: self._apply_controls(), "value")
-        self.live_button.observe(self._on_live, "value")
-        bar = widgets.HBox([*self.state_buttons.values(), self.search, self.live_button],
-                           layout=widgets.Layout(flex_flow="row wrap"))
-        bar.add_class("ecfnb-filter-bar")
-        return bar
-
-    def _apply_controls(self) -> None:
-        states = [s for s, b in self.state_buttons.items() if b.value]
-        self.set_filter(states, self.search.value)
-
-    def _on_live(self, change: dict) -> None:
-        if change["new"] == (not self._paused):
+    def _on_live(self, live: bool) -> None:
+        if live == (not self._paused):
             return
-        if change["new"]:
+        if live:
             self.resume()
         else:
             self.pause()
@@ -601,13 +536,11 @@ class NodeTree(widgets.VBox):
     def _show_status(self) -> None:
         rows = [(v.address, v.status, v.message, v.last_sync, self._interval, self._paused)
                 for v in self.views]
-        text = tree_html.status_line(rows)
         filtered = [v for v in self.views if v.filtered]
+        matches = None
         if filtered:
-            shown = sum(v.matches[0] for v in filtered)
-            total = sum(v.matches[1] for v in filtered)
-            text += f"<br><i>filter: showing {shown} of {total} matching node(s)</i>"
-        self.status.value = text
+            matches = (sum(v.matches[0] for v in filtered), sum(v.matches[1] for v in filtered))
+        self.controls.show_status(rows, matches)
 
 
 def _ancestors(path: str) -> list[str]:

@@ -1,0 +1,71 @@
+"""``ServerView``: one server's part of a NodeTree, and the link to its poller.
+
+What is on screen (``nodes``, ``pages``) is kept here, next to the ``tree_poller``
+child that keeps it current, so the poller can always be told exactly that.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from ipytree import Node
+
+from ..child import JsonLinesChild
+from ..fsmap import FileSystemMap
+from ..nodes import NodeInfo
+from ..server import Server
+
+__all__ = ["ServerView"]
+
+
+class ServerView:
+    """One server's part of a tree: its connection, its widgets and what is open."""
+
+    def __init__(self, index: int, server: Server) -> None:
+        self.index = index
+        self.server = server
+        self.fsmap = FileSystemMap(server)
+        self.status, self.message = "connecting", ""
+        self.last_sync: datetime | None = None
+        self.state = "unknown"
+        self.widget: Node | None = None
+        self.nodes: dict[str, Node] = {}  # path -> widget, for every node shown
+        self.infos: dict[str, NodeInfo] = {}  # what each label shows
+        self.pages: dict[str, int] = {}  # open path -> how many children are shown
+        self.follower: JsonLinesChild | None = None
+        self.filtered = False
+        self.reopen: list[str] = []  # what was open when a filter was set
+        self.matches: tuple[int, int] = (0, 0)  # shown, total
+
+    @property
+    def address(self) -> str:
+        return self.server.address
+
+    # -- its poller ---------------------------------------------------------------------
+    def start_poller(self, interval: float, paused: bool, on_message: Callable[[dict], Any],
+                     on_exit: Callable[[], Any]) -> None:
+        """Start this server's ``tree_poller`` child, told at once what is on screen."""
+        command = [sys.executable, "-m", "ecfnb.tree_poller", self.address,
+                   "--interval", str(interval), "--timeout", str(self.server.timeout),
+                   "--parent-pid", str(os.getpid())]
+        self.follower = JsonLinesChild(command, on_message, on_exit=on_exit,
+                                       name=f"ecfnb-tree-{self.address}", commands=True)
+        self.follower.start()
+        self.tell({"paused": True} if paused else {})
+
+    def tell(self, extra: dict | None = None) -> bool:
+        """Send the poller what is on screen now (plus ``extra``)."""
+        return self.send({"shown": sorted(self.nodes), "opened": dict(self.pages),
+                          **(extra or {})})
+
+    def send(self, message: dict) -> bool:
+        return self.follower is not None and self.follower.running and \
+            self.follower.send(message)
+
+    def stop_poller(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
