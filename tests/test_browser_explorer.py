@@ -1,0 +1,340 @@
+"""The explorer (ecfnb.explore) in a real browser: JupyterLab in Debian's chromium.
+
+One JupyterLab serves the module, with ECF_HOST/ECF_PORT pointing at a demo server of
+its own (the tests change states on it, so the session ``demo`` is left alone):
+
+- notebooks/explore.ipynb is run with Run All: the jsTree shows the demo suite in its
+  state colours; clicks on expanders, nodes and the Output tab show the aborted task's
+  real job output with its error line marked; a lazy family opens; a state forced from
+  outside reaches the page by the 5 s refresh alone, no cell re-run;
+- a label and a job output line holding ``<img onerror>`` are shown as text, never run;
+- a read-only user (server white list) is refused by the server and the panel says so;
+  ``read_only=True`` shows disabled action buttons.
+
+After each test its kernels are shut down and the explorer's polling process must end.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from ecfnb.demo import DemoServer
+from ecfnb.fsmap import FileSystemMap
+from ecfnb.nodes import STATE_COLOURS
+from ecfnb.server import Server
+
+from browser import chromium_page, require_chromium, screenshot, start_lab, stop_lab
+from conftest import get_state, make_read_only, wait_for
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+POST = "/demo/forecast/post"
+MODEL = "/demo/forecast/model"
+REPORT = "/demo/forecast/report"
+FETCH = "/demo/prepare/fetch_obs"
+NIGHTLY = "/demo/housekeeping/nightly"
+XSS = '<img src=x onerror="window.__xss=1">'
+ERRLINE_BACKGROUND = "rgb(255,235,238)"  # .ecfnb-errline's #ffebee
+
+#: autoStartDefaultKernel: without it, JupyterLab 4.6 asks "Select Kernel" for a notebook
+#: it has not run before. windowingMode none: with the default (contentVisibility), the
+#: explorer's output is not "visible" to playwright once Run All has scrolled the
+#: notebook to its last cell (seen: a 90 s wait for the tree in a notebook that had run).
+NOTEBOOK_SETTINGS = {"@jupyterlab/notebook-extension/tracker": {
+    "autoStartDefaultKernel": True, "windowingMode": "none"}}
+
+
+# -- fixtures -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def explore_demo():
+    """This module's own demo server: the notebook's ECF_HOST/ECF_PORT; states change."""
+    with DemoServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def lab(explore_demo, tmp_path_factory):
+    """One JupyterLab for the module; its kernels inherit ECF_HOST/ECF_PORT, as under
+    ``make demo``. explore.ipynb is copied into its root (a lab autosaves what it runs)."""
+    require_chromium()
+    root = tmp_path_factory.mktemp("explorer-lab")
+    shutil.copy(NOTEBOOKS / "explore.ipynb", root / "explore.ipynb")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ECF_HOST", explore_demo.host)
+        patch.setenv("ECF_PORT", str(explore_demo.port))
+        for name in ("ECF_USER", "ECF_CUSTOM_PASSWD"):
+            patch.delenv(name, raising=False)
+        lab = start_lab(root, user_settings=NOTEBOOK_SETTINGS)  # copies the environment
+    try:
+        yield lab
+    finally:
+        stop_lab(lab)
+
+
+@pytest.fixture
+def page(request, lab, explore_demo):
+    """A chromium page; afterwards the lab's kernels are shut down, and the explorers'
+    polling processes (of this module's servers) must end with them."""
+    ports = [explore_demo.port]
+    if "fresh_demo" in request.fixturenames:  # set up before this fixture: still running
+        ports.append(request.getfixturevalue("fresh_demo").port)
+    with chromium_page() as page:
+        yield page
+    shut_kernels_down(lab)
+    wait_for(lambda: tree_pollers(ports) == [], timeout=15,
+             what="the explorer's tree_poller processes to end with the kernel")
+
+
+# -- helpers --------------------------------------------------------------------------------
+def tree_pollers(ports: list[int]) -> list[str]:
+    """Command lines of the explorer's polling processes watching one of ``ports``."""
+    found = subprocess.run(["pgrep", "-af", "ecfnb.tree_poller"], capture_output=True,
+                           text=True).stdout
+    return [line for line in found.splitlines()
+            if any(f"ecfnb.tree_poller localhost:{port} " in line for port in ports)]
+
+
+def shut_kernels_down(lab) -> None:
+    for session in lab.get_json("/api/sessions"):
+        status, reply = lab.api("DELETE", f"/api/sessions/{session['id']}", timeout=30)
+        assert status == 204, reply
+    for kernel in lab.get_json("/api/kernels"):
+        status, reply = lab.api("DELETE", f"/api/kernels/{kernel['id']}", timeout=30)
+        assert status == 204, reply
+
+
+def write_notebook(lab, name: str, *sources: str) -> None:
+    cells = [{"cell_type": "code", "execution_count": None, "id": f"cell{i}", "metadata": {},
+              "outputs": [], "source": source} for i, source in enumerate(sources)]
+    (lab.root_dir / name).write_text(json.dumps({
+        "cells": cells, "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                    "language": "python"}}}))
+
+
+def prompts(page) -> list[str]:
+    return [p.strip() for p in
+            page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").all_inner_texts()]
+
+
+def run_all(page, timeout: float = 120) -> list[str]:
+    """Run > Run All until every code cell has run (``[n]:``), none raising; returns the
+    prompts. Run All is clicked again when, for 3 s, no cell runs and some have not
+    run. Seen here: a Run All soon after the notebook opens is often lost (4 times in
+    6 no cell ran); once the first cell ran and the later ones stayed ``[ ]``; and the
+    first prompt is empty for a moment before it shows ``[ ]:``."""
+    deadline = time.monotonic() + timeout
+    clicks, last, since = 0, None, time.monotonic() - 3
+    errors = page.locator(".jp-OutputArea-output", has_text="Traceback")
+    while time.monotonic() < deadline:
+        assert errors.count() == 0, errors.all_inner_texts()  # Run All stops at an error
+        now = prompts(page)
+        if now and all(re.fullmatch(r"\[\d+\]:", p) for p in now):
+            break
+        if now != last:
+            last, since = now, time.monotonic()
+        idle = "[*]:" not in now and time.monotonic() - since >= 3
+        if idle or (clicks == 0 and now):
+            page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+            page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
+            clicks, since = clicks + 1, time.monotonic()
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"Run All ({clicks} clicks) did not run every cell within "
+                             f"{timeout} s: prompts {prompts(page)}")
+    if clicks > 1:
+        print(f"Run All clicked {clicks} times")
+    assert errors.count() == 0, errors.all_inner_texts()
+    return now
+
+
+def open_and_run(page, lab, name: str) -> list[str]:
+    page.goto(f"{lab.url}/lab/tree/{name}?reset")
+    page.locator(".jp-Notebook .jp-Cell >> visible=true").first.wait_for(timeout=60_000)
+    ran = run_all(page)
+    page.locator(".ecfnb-explorer").first.scroll_into_view_if_needed()
+    return ran
+
+
+def node_span(scope, path: str):
+    return scope.locator(f'.ecfnb-tree span.ecfnb-node[data-ecf-path="{path}"]')
+
+
+def anchor(scope, path: str):
+    return scope.locator(f'.ecfnb-tree a.jstree-anchor:has(span[data-ecf-path="{path}"])')
+
+
+def expander(scope, path: str):
+    """jsTree's open/close triangle of ``path``'s list item."""
+    return anchor(scope, path).locator("xpath=../i[contains(@class,'jstree-ocl')]")
+
+
+def background(locator) -> str:
+    css = locator.evaluate("e => getComputedStyle(e).backgroundColor")
+    return re.sub(r"\s", "", css)
+
+
+def click_tab(scope, title: str) -> None:
+    tab = scope.locator(".ecfnb-panel-tabs .lm-TabBar-tab", has_text=title)
+    tab.click()
+    scope.locator(".ecfnb-panel-tabs .lm-TabBar-tab.lm-mod-current",
+                  has_text=title).wait_for(timeout=10_000)
+
+
+def output_text(scope):
+    return scope.locator(".ecfnb-tab-output pre.ecfnb-text-output")
+
+
+# -- tests ----------------------------------------------------------------------------------
+def test_explore_notebook_tree_output_and_live_refresh(lab, page, explore_demo):
+    server = Server(explore_demo.host, explore_demo.port)
+    server.sync()
+    post_output = Path(server.variable(POST, "ECF_JOBOUT")).read_text()
+    model_output = Path(server.variable(MODEL, "ECF_JOBOUT")).read_text()
+    error_line = next(line for line in post_output.splitlines() if "ERROR: input file" in line)
+    try:
+        ran = open_and_run(page, lab, "explore.ipynb")
+        page.wait_for_selector(".ecfnb-tree .jstree-anchor", timeout=30_000)
+
+        # The suite in its state colour, as the server has it now.
+        states = get_state(explore_demo.port)
+        demo_state = states["/demo"][1]
+        demo = node_span(page, "/demo")
+        assert f"ecfnb-state-{demo_state}" in demo.get_attribute("class")
+        assert background(demo) == STATE_COLOURS[demo_state]
+        assert background(node_span(page, POST)) == STATE_COLOURS["aborted"]
+
+        # Close /demo/forecast (opened by the notebook's select) and open it again by
+        # its expander, as a user would: its children come back from the kernel.
+        expander(page, "/demo/forecast").click()
+        node_span(page, POST).wait_for(state="detached", timeout=10_000)
+        expander(page, "/demo/forecast").click()
+        node_span(page, POST).wait_for(timeout=10_000)
+        assert node_span(page, REPORT).count() == 1
+
+        # Click a complete task, then the Output tab: its output; then the aborted task.
+        header = page.locator(".ecfnb-panel-header")
+        anchor(page, MODEL).click()
+        header.filter(has_text=MODEL).wait_for(timeout=10_000)
+        click_tab(page, "Output")
+        page.wait_for_function(
+            "t => document.querySelector('.ecfnb-tab-output pre')?.innerText === t",
+            arg=model_output.rstrip("\n"), timeout=10_000)
+        anchor(page, POST).click()
+        header.filter(has_text=POST).wait_for(timeout=10_000)
+        page.wait_for_function(
+            "t => document.querySelector('.ecfnb-tab-output pre')?.innerText === t",
+            arg=post_output.rstrip("\n"), timeout=10_000)
+        assert output_text(page).inner_text() == post_output.rstrip("\n")
+        marked = page.locator(".ecfnb-tab-output span.ecfnb-errline")
+        assert error_line in marked.all_inner_texts()
+        assert background(marked.filter(has_text=error_line)) == ERRLINE_BACKGROUND
+
+        # A lazy family: no child in the page until its expander is clicked.
+        progress = node_span(page, "/demo/monitor/progress")
+        assert progress.count() == 0
+        expander(page, "/demo/monitor").click()
+        progress.wait_for(timeout=10_000)
+        assert background(progress) == STATE_COLOURS["active"]
+        assert "progress=" in anchor(page, "/demo/monitor/progress").inner_text()
+
+        # A state changed from outside reaches the page by the refresh alone.
+        assert states[REPORT][1] == "queued"
+        assert "ecfnb-state-queued" in node_span(page, REPORT).get_attribute("class")
+        forced = time.monotonic()
+        explore_demo.client("--force=complete", REPORT)
+        assert get_state(explore_demo.port)[REPORT][1] == "complete"
+        page.locator(f'.ecfnb-tree span.ecfnb-node.ecfnb-state-complete'
+                     f'[data-ecf-path="{REPORT}"]').wait_for(timeout=20_000)
+        seen_after = time.monotonic() - forced
+        assert background(node_span(page, REPORT)) == STATE_COLOURS["complete"]
+        assert seen_after < 15, seen_after  # interval=5
+        assert prompts(page) == ran  # no cell was run again
+        print(f"forced complete seen in the page after {seen_after:.1f} s")
+        screenshot(page, "explorer")
+    except BaseException:
+        screenshot(page, "explorer-failed")
+        raise
+
+
+def test_label_and_output_markup_is_shown_as_text(lab, page, explore_demo):
+    server = Server(explore_demo.host, explore_demo.port)
+    server.sync()
+    explore_demo.client("--alter=change", "label", "info", XSS, FETCH)
+    jobout = FileSystemMap(server).local_path(FileSystemMap.path_of(FETCH, "jobout"))
+    assert jobout, f"no local job output for {FETCH}"
+    with open(jobout, "a") as out:
+        out.write(f"{XSS}\n")
+    write_notebook(lab, "xss.ipynb",
+                   f"import ecfnb\nexplorer = ecfnb.explore({explore_demo.address!r}, "
+                   f"path={FETCH!r})\nexplorer")
+    try:
+        open_and_run(page, lab, "xss.ipynb")
+        marks = anchor(page, FETCH).locator(".ecfnb-marks")
+        marks.wait_for(timeout=30_000)
+        assert marks.inner_text() == f"info: {XSS}"
+        page.locator(".ecfnb-panel-header").filter(has_text=FETCH).wait_for(
+            timeout=10_000)
+        click_tab(page, "Output")
+        output = output_text(page)
+        output.wait_for(timeout=10_000)
+        assert output.inner_text().rstrip("\n").splitlines()[-1] == XSS
+        click_tab(page, "Attributes")
+        attributes = page.locator(".ecfnb-tab-attributes pre")
+        attributes.filter(has_text="label info").wait_for(timeout=10_000)
+        assert XSS.replace('"', '\\"') in attributes.inner_text()  # .def syntax: \"
+        assert page.evaluate("window.__xss") is None
+        assert page.locator('img[src="x"]').count() == 0
+        assert page.locator(".ecfnb-explorer img").count() == 0
+        screenshot(page, "explorer-xss")
+    except BaseException:
+        screenshot(page, "explorer-xss-failed")
+        raise
+
+
+def test_white_list_refusal_and_read_only_buttons(lab, fresh_demo, page):
+    env = make_read_only(fresh_demo)
+    address = fresh_demo.address
+    write_notebook(
+        lab, "read_only.ipynb",
+        f"import os\nimport ecfnb\nos.environ.update({env!r})\n"
+        f"explorer = ecfnb.explore({address!r}, path={NIGHTLY!r}, interval=5)\nexplorer",
+        f"locked = ecfnb.explore({address!r}, path={NIGHTLY!r}, read_only=True)\nlocked")
+    try:
+        open_and_run(page, lab, "read_only.ipynb")
+        explorers = page.locator(".ecfnb-explorer")
+        explorers.nth(1).locator(".ecfnb-panel-header").filter(has_text=NIGHTLY).wait_for(
+            timeout=30_000)
+        writer, locked = explorers.nth(0), explorers.nth(1)
+        writer.locator(".ecfnb-panel-header").filter(has_text=NIGHTLY).wait_for(
+            timeout=10_000)
+
+        # read_only=True: every action button is there and disabled.
+        buttons = locked.locator("button[class*='ecfnb-action-']")
+        assert buttons.count() == 6
+        assert all(buttons.nth(i).is_disabled() for i in range(6))
+        assert buttons.first.get_attribute("title") == "this explorer is read-only"
+
+        # A user the white list makes read-only: the server refuses, the panel says so.
+        suspend = writer.locator("button.ecfnb-action-suspend")
+        assert suspend.is_enabled()
+        suspend.click()
+        confirm = writer.locator(".ecfnb-panel-confirm")
+        confirm.filter(has_text=f"Suspend {NIGHTLY}?").wait_for(timeout=10_000)
+        confirm.locator("button.ecfnb-panel-yes").click()
+        message = writer.locator(".ecfnb-panel-message")
+        message.filter(has_text="no *write* access").wait_for(timeout=20_000)
+        assert "Suspend refused" in message.inner_text()
+        confirm.wait_for(state="hidden", timeout=5_000)
+        assert get_state(fresh_demo.port)[NIGHTLY][1] == "queued"
+        assert "ecfnb-state-queued" in node_span(writer, NIGHTLY).get_attribute("class")
+        screenshot(page, "explorer-read-only")
+    except BaseException:
+        screenshot(page, "explorer-read-only-failed")
+        raise
