@@ -281,11 +281,12 @@ def run_all(page: Any, timeout: float = 90) -> float:
 
 
 def expander(path: str) -> str:
-    return f'li.jstree-node:has(> a.jstree-anchor [data-ecf-path="{path}"]) > i.jstree-ocl'
+    return (f'li.ecfnb-tree-node:has(> span.ecfnb-tree-anchor [data-ecf-path="{path}"]) '
+            '> span.ecfnb-tree-toggle')
 
 
 def children_selector(path: str) -> str:
-    return f'.ecfnb-tree .jstree-anchor [data-ecf-path^="{path}/"]'
+    return f'.ecfnb-tree .ecfnb-tree-anchor [data-ecf-path^="{path}/"]'
 
 
 def browser_side(demo: DemoServer, interval: float, timeout: float) -> dict[str, Any]:
@@ -345,7 +346,7 @@ def _drive(page: Any, lab: Any, demo: DemoServer, interval: float, timeout: floa
     origin = page.evaluate("performance.timeOrigin") / 1000  # epoch s of page time 0
     out["longtask_supported"] = page.evaluate("window.__longtaskError === undefined")
     page.evaluate("([n, s, c]) => window.__watch(n, s, c)",
-                  ["suites", f'.ecfnb-tree .jstree-anchor [data-ecf-path="{WIDE}"]', 1])
+                  ["suites", f'.ecfnb-tree .ecfnb-tree-anchor [data-ecf-path="{WIDE}"]', 1])
     phases.append(("run all -> suites shown", now()))
     clicked = run_all(page)
     shown = origin + wait_seen("suites") / 1000
@@ -359,14 +360,14 @@ def _drive(page: Any, lab: Any, demo: DemoServer, interval: float, timeout: floa
     out["explored_to_suites"] = shown - times["explored"]
 
     out["open_wide"] = click_and_wait("open /wide", page.locator(expander(WIDE)),
-                                      f'.ecfnb-tree .jstree-anchor [data-ecf-path="{MANY}"]',
+                                      f'.ecfnb-tree .ecfnb-tree-anchor [data-ecf-path="{MANY}"]',
                                       1) / 1000
     out["open_many"] = click_and_wait("open /wide/many (1000 children)",
                                       page.locator(expander(MANY)), children_selector(MANY),
                                       100) / 1000
     out["open_many_anchors"] = page.locator(children_selector(MANY)).count()
-    more = page.locator(f'li.jstree-node:has(> a.jstree-anchor [data-ecf-path="{MANY}"]) '
-                        '.ecfnb-more')
+    more = page.locator('li.ecfnb-tree-node:has(> span.ecfnb-tree-anchor '
+                        f'[data-ecf-path="{MANY}"]) .ecfnb-more')
     out["more_label"] = more.inner_text()
     out["more"] = click_and_wait("next page (… more)", more, children_selector(MANY),
                                  200) / 1000
@@ -377,7 +378,7 @@ def _drive(page: Any, lab: Any, demo: DemoServer, interval: float, timeout: floa
     page.locator(expander(MANY)).click()
     page.wait_for_timeout(2000)
     phases.append((f"select {MANY} (panel)", now()))
-    page.locator(f'.ecfnb-tree a.jstree-anchor:has([data-ecf-path="{MANY}"])').click()
+    page.locator(f'.ecfnb-tree span.ecfnb-tree-anchor:has([data-ecf-path="{MANY}"])').click()
     with contextlib.suppress(Exception):
         page.locator(".ecfnb-panel-header", has_text="many").wait_for(timeout=10_000)
     page.wait_for_timeout(1000)

@@ -167,12 +167,12 @@ def node_span(scope, path: str):
 
 
 def anchor(scope, path: str):
-    return scope.locator(f'.ecfnb-tree a.jstree-anchor:has(span[data-ecf-path="{path}"])')
+    return scope.locator(f'.ecfnb-tree span.ecfnb-tree-anchor:has(span[data-ecf-path="{path}"])')
 
 
 def expander(scope, path: str):
-    """jsTree's open/close triangle of ``path``'s list item."""
-    return anchor(scope, path).locator("xpath=../i[contains(@class,'jstree-ocl')]")
+    """The open/close triangle of ``path``'s row."""
+    return anchor(scope, path).locator("xpath=../span[contains(@class,'ecfnb-tree-toggle')]")
 
 
 def background(locator) -> str:
@@ -200,7 +200,7 @@ def test_explore_notebook_tree_output_and_live_refresh(lab, page, explore_demo):
     error_line = next(line for line in post_output.splitlines() if "ERROR: input file" in line)
     try:
         ran = open_and_run(page, lab, "explore.ipynb")
-        page.wait_for_selector(".ecfnb-tree .jstree-anchor", timeout=30_000)
+        page.wait_for_selector(".ecfnb-tree .ecfnb-tree-anchor", timeout=30_000)
 
         # The suite in its state colour, as the server has it now.
         states = get_state(explore_demo.port)

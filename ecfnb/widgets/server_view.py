@@ -12,12 +12,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from ipytree import Node
-
 from ..child import JsonLinesChild
 from ..fsmap import FileSystemMap
 from ..nodes import NodeInfo
 from ..server import Server
+from .tree_widget import Item
 
 __all__ = ["ServerView"]
 
@@ -32,8 +31,8 @@ class ServerView:
         self.status, self.message = "connecting", ""
         self.last_sync: datetime | None = None
         self.state = "unknown"
-        self.widget: Node | None = None
-        self.nodes: dict[str, Node] = {}  # path -> widget, for every node shown
+        self.widget: Item | None = None
+        self.nodes: dict[str, Item] = {}  # path -> row, for every node shown
         self.infos: dict[str, NodeInfo] = {}  # what each label shows
         self.pages: dict[str, int] = {}  # open path -> how many children are shown
         self.follower: JsonLinesChild | None = None

@@ -1,17 +1,19 @@
-"""``NodeTree``: the live, lazy tree of one or more servers (ipytree), bounded in widgets.
+"""``NodeTree``: the live, lazy tree of one or more servers, bounded in rows.
 
-ipytree is one widget per node, and measured here a browser tab froze for a minute
-at 5,000 node widgets and lost messages above ~2,000 created at once. So the tree
-holds widgets only for what is open: a node's children are made when it is opened,
-a page at a time (then a "N more" node), the widgets under a node are closed when
-it is collapsed, and when the live widgets would pass ``max_widgets`` the least
-recently opened nodes are collapsed first.
+The rows are ``Item`` objects drawn by one ``TreeView`` widget (``tree_widget``):
+ipytree, one widget per node whose view redraws a parent once per child inserted,
+froze the browser 0.3-4 s per page of 100 children (measured). The tree still holds
+rows only for what is open: a node's children are made when it is opened, a page at
+a time (then a "N more" row), the rows under a node are dropped when it is
+collapsed, and when the rows would pass ``max_widgets`` the least recently opened
+nodes are collapsed first, so kernel and page stay small on a 100k-task server.
 
 Live updates come from one ``tree_poller`` child process per server (the binding
 holds the GIL while it waits, so the kernel never polls itself): the tree tells it
 which labels are on screen and which nodes are open, and it answers with what
-changed, which the reader thread applies to the existing widgets. Opening a node
-reads the kernel's own ``Server`` (one incremental sync, then its local copy).
+changed, which the reader thread applies to the existing rows, in one message to
+the browser per batch. Opening a node reads the kernel's own ``Server`` (one
+incremental sync, then its local copy).
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from typing import Any
 
 try:
     import ipywidgets as widgets
-    from ipytree import Node, Tree
+
+    from .tree_widget import Item, TreeView
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError("the explorer needs ipywidgets and ipytree: pip install 'ecfnb[lab]'"
+    raise ImportError("the explorer needs ipywidgets and anywidget: pip install 'ecfnb[lab]'"
                       ) from exc
 
 from ..errors import EcfnbError, ServerUnreachable
@@ -71,8 +74,7 @@ class NodeTree(widgets.VBox):
         self._more: dict[int, tuple[ServerView, str]] = {}  # id() of the "N more" nodes
         self._recent: OrderedDict[tuple[int, str], None] = OrderedDict()
         self.views = [ServerView(i, s) for i, s in enumerate(servers)]
-        self.tree = Tree(multiple_selection=False, animation=0,
-                         layout=widgets.Layout(overflow="auto", max_height="640px"))
+        self.tree = TreeView(layout=widgets.Layout(overflow="auto", max_height="640px"))
         self.tree.add_class("ecfnb-tree")
         self.controls = TreeControls(FILTER_STATES, not self._paused, self.set_filter,
                                      self._on_live)
@@ -130,13 +132,13 @@ class NodeTree(widgets.VBox):
         raise KeyError(f"no server {server!r} in this tree: it shows "
                        f"{', '.join(v.address for v in self.views)}")
 
-    def widget_of(self, path: str, server: int | str = 0) -> Node | None:
+    def widget_of(self, path: str, server: int | str = 0) -> Item | None:
         """The node widget shown for ``path``, if it is shown."""
         view = self.view(server)
         path = normalise_path(path)
         return view.widget if path == "/" else view.nodes.get(path)
 
-    def expand(self, path: str, server: int | str = 0) -> Node:
+    def expand(self, path: str, server: int | str = 0) -> Item:
         """Open ``path`` and its ancestors (loading pages as needed); returns its widget."""
         view = self.view(server)
         path = normalise_path(path)
@@ -147,7 +149,7 @@ class NodeTree(widgets.VBox):
             widget.opened = True  # the observer fills it
             return widget
 
-    def select(self, path: str, server: int | str = 0) -> Node:
+    def select(self, path: str, server: int | str = 0) -> Item:
         """Show ``path`` (opening its ancestors) and select it, as a click would."""
         view = self.view(server)
         path = normalise_path(path)
@@ -217,8 +219,8 @@ class NodeTree(widgets.VBox):
 
     # -- building -------------------------------------------------------------------------
     def _build(self, view: ServerView) -> None:
-        view.widget = Node(tree_html.server_label(view.address, "unknown", "connecting"),
-                           [], opened=True, show_icon=False)
+        view.widget = Item(tree_html.server_label(view.address, "unknown", "connecting"),
+                           [], opened=True)
         self._register(view, "/", view.widget)
         view.pages["/"] = self.page
         try:
@@ -252,7 +254,7 @@ class NodeTree(widgets.VBox):
             where = self._owner.get(id(widget))
             if where is not None:
                 old[where[1]] = widget
-        kept: list[Node] = []
+        kept: list[Item] = []
         for info in infos:
             widget = old.pop(info.path, None)
             if widget is None:
@@ -261,19 +263,22 @@ class NodeTree(widgets.VBox):
                 self._relabel(view, info)
             kept.append(widget)
         if total > len(infos):
-            more = Node(tree_html.more_label(total - len(infos)), [], opened=False,
-                        show_icon=False)
-            more.observe(self._on_selected, "selected")
-            self._more[id(more)] = (view, path)
-            self.live_widgets += 1
+            label = tree_html.more_label(total - len(infos))
+            more = next((w for w in parent.nodes if id(w) in self._more), None)
+            if more is None:  # the same row stays: a click on it must not be lost
+                more = Item(label, [], opened=False)
+                more.observe(self._on_selected, "selected")
+                self._more[id(more)] = (view, path)
+                self.live_widgets += 1
+            more.name, more.selected = label, False
             kept.append(more)
         view.pages[path] = len(infos)
         self._replace_children(parent, tuple(kept))
 
-    def _new_node(self, view: ServerView, info: NodeInfo) -> Node:
-        widget = Node(tree_html.node_label(info),
+    def _new_node(self, view: ServerView, info: NodeInfo) -> Item:
+        widget = Item(tree_html.node_label(info),
                       [self._placeholder()] if info.has_children else [],
-                      opened=False, show_icon=False)
+                      opened=False)
         self._register(view, info.path, widget)
         view.infos[info.path] = info
         widget.observe(self._on_opened, "opened")
@@ -281,17 +286,17 @@ class NodeTree(widgets.VBox):
         self.created += 1
         return widget
 
-    def _placeholder(self) -> Node:
+    def _placeholder(self) -> Item:
         self.live_widgets += 1
-        return Node("loading…", [], opened=False, show_icon=False, disabled=True)
+        return Item("loading…", [], opened=False, disabled=True)
 
-    def _register(self, view: ServerView, path: str, widget: Node) -> None:
+    def _register(self, view: ServerView, path: str, widget: Item) -> None:
         self._owner[id(widget)] = (view, path)
         if path != "/":
             view.nodes[path] = widget
             self.live_widgets += 1
 
-    def _replace_children(self, parent: Node, nodes: tuple[Node, ...]) -> None:
+    def _replace_children(self, parent: Item, nodes: tuple[Item, ...]) -> None:
         """Set ``parent.nodes``, then close the widgets dropped (in that order: the
         browser must not meet a closed model in a list)."""
         dropped = [w for w in parent.nodes if w not in nodes]
@@ -299,7 +304,7 @@ class NodeTree(widgets.VBox):
         for widget in dropped:
             self._discard(widget)
 
-    def _discard(self, widget: Node) -> None:
+    def _discard(self, widget: Item) -> None:
         for child in widget.nodes:
             self._discard(child)
         where = self._owner.pop(id(widget), None)
@@ -368,7 +373,7 @@ class NodeTree(widgets.VBox):
             if widget is not None:
                 widget.opened = False
 
-    def _reveal(self, view: ServerView, path: str) -> Node:
+    def _reveal(self, view: ServerView, path: str) -> Item:
         """The widget of ``path``, opening its ancestors and paging them as needed."""
         if path == "/":
             return view.widget
@@ -422,10 +427,9 @@ class NodeTree(widgets.VBox):
     def _show_matches(self, view: ServerView, message: dict) -> None:
         infos = [info_from_json(d) for d in message["infos"]]
         parents = {info.path.rpartition("/")[0] or "/" for info in infos}
-        children: dict[str, list[Node]] = {}
+        children: dict[str, list[Item]] = {}
         for info in infos:
-            widget = Node(tree_html.node_label(info), [], opened=info.path in parents,
-                          show_icon=False)
+            widget = Item(tree_html.node_label(info), [], opened=info.path in parents)
             self._register(view, info.path, widget)
             view.infos[info.path] = info
             widget.observe(self._on_selected, "selected")
@@ -441,7 +445,7 @@ class NodeTree(widgets.VBox):
 
     # -- messages from the poller -----------------------------------------------------------
     def _on_message(self, view: ServerView, message: dict) -> None:
-        with self._lock:
+        with self._lock, self.tree.batch():
             kind = message.get("type")
             if kind == "status":
                 view.status, view.message = message["state"], message.get("message", "")
@@ -502,7 +506,7 @@ class NodeTree(widgets.VBox):
         if view.widget is not None and view.widget.name != label:
             view.widget.name = label
 
-    def _parent_widget(self, view: ServerView, path: str) -> Node | None:
+    def _parent_widget(self, view: ServerView, path: str) -> Item | None:
         parent = path.rpartition("/")[0] or "/"
         return view.widget if parent == "/" else view.nodes.get(parent)
 

@@ -20,7 +20,6 @@ STATUS_COLOURS = {"connected": "#2e7d32", "disconnected": "#e65100", "error": "#
                   "connecting": "#757575", "paused": "#6a1b9a", "stopped": "#757575"}
 
 EXPLORER_CSS = """<style>
-.ecfnb-tree .jstree-anchor { height: auto; }
 .ecfnb-node { color: #000; padding: 0 4px; border-radius: 2px; border: 1px solid #999; }
 .ecfnb-marks { color: #555; font-size: 90%; margin-left: .4em; }
 .ecfnb-more { color: #1565c0; font-style: italic; }

@@ -1,0 +1,259 @@
+"""``TreeView``: one widget that draws a whole tree of ``Item`` rows in the browser.
+
+Why not ipytree (measured, see the closing note of the explorer issue): ipytree makes
+one widget per node, and its jsTree view inserts children one at a time, redrawing
+the parent's whole subtree for each; a page of 100 children froze the tab for
+0.3-4 s, growing with every "more" page. Here the rows are plain Python objects
+(``Item``: the same ``name``/``nodes``/``opened``/``selected`` as an ipytree
+``Node``), and the widget sends the browser only what changed, as custom messages:
+a new child list in one message (drawn from one DocumentFragment), a new label,
+an open or selected flag. A view that appears later (the notebook reloaded, the
+same widget shown twice) asks for the whole visible tree once.
+
+Labels are HTML made by ``tree_html`` (escaped there); the browser inserts them as is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import anywidget
+from traitlets import Bool, HasTraits, Tuple, Unicode
+
+__all__ = ["Item", "TreeView"]
+
+_ids = itertools.count(1)
+
+ESM = r"""
+function render({ model, el }) {
+  el.classList.add("ecfnb-tree-view");
+  const top = document.createElement("ul");
+  top.className = "ecfnb-tree-children ecfnb-tree-top";
+  el.appendChild(top);
+  const rows = new Map();
+  const root = { ul: top, li: null, opened: true, hasKids: true };
+  rows.set(0, root);
+  let selected = null;
+
+  function build(data) {
+    const li = document.createElement("li");
+    li.className = "ecfnb-tree-node";
+    li.dataset.id = data.id;
+    const toggle = document.createElement("span");
+    toggle.className = "ecfnb-tree-toggle";
+    const anchor = document.createElement("span");
+    anchor.className = "ecfnb-tree-anchor";
+    anchor.innerHTML = data.html;
+    const ul = document.createElement("ul");
+    ul.className = "ecfnb-tree-children";
+    li.append(toggle, anchor, ul);
+    const row = { li, anchor, toggle, ul, opened: data.opened, hasKids: false };
+    rows.set(data.id, row);
+    if (data.disabled) li.classList.add("ecfnb-tree-disabled");
+    setChildren(row, data.children || []);
+    setSelected(data.id, data.selected);
+    return li;
+  }
+  function forget(ul) {
+    for (const li of ul.querySelectorAll("li.ecfnb-tree-node")) {
+      const id = Number(li.dataset.id);
+      if (selected === id) selected = null;
+      rows.delete(id);
+    }
+  }
+  function setChildren(row, children) {
+    forget(row.ul);
+    const frag = document.createDocumentFragment();
+    for (const child of children) frag.appendChild(build(child));
+    row.ul.replaceChildren(frag);
+    row.hasKids = children.length > 0;
+    show(row);
+  }
+  function show(row) {
+    if (!row.li) return;
+    row.toggle.textContent = row.hasKids ? (row.opened ? "\u25be" : "\u25b8") : "";
+    row.li.classList.toggle("ecfnb-tree-leaf", !row.hasKids);
+    row.li.classList.toggle("ecfnb-tree-open", row.hasKids && row.opened);
+    row.ul.style.display = row.opened ? "" : "none";
+  }
+  function setSelected(id, value) {
+    const row = rows.get(id);
+    if (!row || !row.li) return;
+    if (value) {
+      if (selected !== null && selected !== id) setSelected(selected, false);
+      selected = id;
+    } else if (selected === id) {
+      selected = null;
+    }
+    row.li.classList.toggle("ecfnb-tree-selected", !!value);
+  }
+  function apply(op) {
+    const row = rows.get(op.id);
+    if (op.op === "batch") { op.ops.forEach(apply); return; }
+    if (op.op === "snapshot") { setChildren(root, op.children); return; }
+    if (!row) return;
+    if (op.op === "children") setChildren(row, op.children);
+    else if (op.op === "label") row.anchor.innerHTML = op.html;
+    else if (op.op === "opened") { row.opened = op.value; show(row); }
+    else if (op.op === "selected") setSelected(op.id, op.value);
+  }
+  top.addEventListener("click", (event) => {
+    const li = event.target.closest("li.ecfnb-tree-node");
+    if (!li || !top.contains(li)) return;
+    const id = Number(li.dataset.id);
+    const row = rows.get(id);
+    if (!row || li.classList.contains("ecfnb-tree-disabled")) return;
+    if (event.target.closest(".ecfnb-tree-toggle") === row.toggle) {
+      if (!row.hasKids) return;
+      row.opened = !row.opened;
+      show(row);
+      model.send({ op: row.opened ? "open" : "close", id });
+    } else if (event.target.closest(".ecfnb-tree-anchor") === row.anchor) {
+      setSelected(id, true);
+      model.send({ op: "select", id });
+    }
+  });
+  model.on("msg:custom", apply);
+  model.send({ op: "hello" });
+}
+export default { render };
+"""
+
+CSS = """
+.ecfnb-tree-view { font-size: 13px; line-height: 1.5; overflow: auto; }
+.ecfnb-tree-view ul { list-style: none; margin: 0; padding-left: 1.1em; }
+.ecfnb-tree-view ul.ecfnb-tree-top { padding-left: 0; }
+.ecfnb-tree-toggle { display: inline-block; width: 1.1em; cursor: pointer; color: #555;
+  user-select: none; }
+.ecfnb-tree-anchor { cursor: pointer; padding: 0 2px; border-radius: 2px; }
+.ecfnb-tree-selected > .ecfnb-tree-anchor { outline: 2px solid #1976d2; }
+.ecfnb-tree-disabled > .ecfnb-tree-anchor { color: #888; cursor: default; }
+"""
+
+
+class Item(HasTraits):
+    """One row: ``name`` (label HTML), ``nodes`` (children), ``opened``, ``selected``.
+    Not a widget: a thousand rows cost the browser one widget, not a thousand."""
+
+    name = Unicode()
+    nodes = Tuple()
+    opened = Bool(False)
+    selected = Bool(False)
+    disabled = Bool(False)
+
+    def __init__(self, name: str = "", nodes: Any = (), **kwargs: Any) -> None:
+        super().__init__(name=name, nodes=tuple(nodes), **kwargs)
+        self.id = next(_ids)
+        self.view: TreeView | None = None
+
+    def __repr__(self) -> str:
+        return f"<Item {self.id} {self.name[:40]!r} ({len(self.nodes)} children)>"
+
+    def close(self) -> None:
+        """Forget this row (its children are closed by their owner)."""
+        if self.view is not None:
+            self.view._forget(self)
+
+
+class TreeView(anywidget.AnyWidget):
+    """The browser side of a forest of ``Item`` rows; ``nodes`` are the top rows."""
+
+    _esm = Unicode(ESM).tag(sync=True)
+    _css = Unicode(CSS).tag(sync=True)
+    nodes = Tuple()  # of Item
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._items: dict[int, Item] = {}
+        self._pending: list[dict] | None = None
+        self._send_lock = threading.RLock()
+        self._echo: tuple[int, str] | None = None
+        super().__init__(**kwargs)
+        self.observe(self._top_changed, "nodes")
+        self.on_msg(self._on_browser)
+
+    @property
+    def selected_nodes(self) -> tuple[Item, ...]:
+        return tuple(item for item in self._items.values() if item.selected)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Send the changes made inside as one message (a refresh: one message)."""
+        with self._send_lock:
+            outer = self._pending is not None
+            if not outer:
+                self._pending = []
+            try:
+                yield
+            finally:
+                if not outer:
+                    ops, self._pending = self._pending, None
+                    if ops:
+                        self._send_op({"op": "batch", "ops": ops})
+
+    # -- Python -> browser -------------------------------------------------------------
+    def _send_op(self, op: dict) -> None:
+        with self._send_lock:
+            if self._pending is not None and op["op"] != "batch":
+                self._pending.append(op)
+            elif self.comm is not None:
+                self.send(op)
+
+    def _adopt(self, item: Item) -> dict:
+        """Start mirroring ``item`` and its subtree; returns them as JSON for the browser."""
+        if item.view is not self:
+            item.view = self
+            self._items[item.id] = item
+            item.observe(self._item_changed, ["name", "nodes", "opened", "selected"])
+        return {"id": item.id, "html": item.name, "opened": item.opened,
+                "selected": item.selected, "disabled": item.disabled,
+                "children": [self._adopt(child) for child in item.nodes]}
+
+    def _forget(self, item: Item) -> None:
+        item.unobserve(self._item_changed, ["name", "nodes", "opened", "selected"])
+        self._items.pop(item.id, None)
+        item.view = None
+
+    def _top_changed(self, change: dict) -> None:
+        self._send_op({"op": "children", "id": 0,
+                       "children": [self._adopt(item) for item in change["new"]]})
+
+    def _item_changed(self, change: dict) -> None:
+        item: Item = change["owner"]
+        name = change["name"]
+        if name == "selected" and change["new"]:  # one selection at a time
+            for other in self.selected_nodes:
+                if other is not item:
+                    other.selected = False
+        if self._echo == (item.id, name):
+            return  # the browser did this itself
+        if name == "nodes":
+            self._send_op({"op": "children", "id": item.id,
+                           "children": [self._adopt(child) for child in change["new"]]})
+        elif name == "name":
+            self._send_op({"op": "label", "id": item.id, "html": change["new"]})
+        else:
+            self._send_op({"op": name, "id": item.id, "value": change["new"]})
+
+    # -- browser -> Python -------------------------------------------------------------
+    def _on_browser(self, _widget: Any, content: dict, _buffers: Any) -> None:
+        op = content.get("op")
+        if op == "hello":
+            self._send_op({"op": "snapshot",
+                           "children": [self._adopt(item) for item in self.nodes]})
+            return
+        item = self._items.get(content.get("id", -1))
+        if item is None:
+            return
+        trait, value = {"open": ("opened", True), "close": ("opened", False),
+                        "select": ("selected", True)}.get(op, (None, None))
+        if trait is None:
+            return
+        self._echo = (item.id, trait)
+        try:
+            setattr(item, trait, value)
+        finally:
+            self._echo = None
