@@ -306,3 +306,34 @@ def test_ecf_tree_magic(demo, capsys):
     assert wrapped(f"{demo.address} --interval x") is None
     assert "--interval needs a number" in capsys.readouterr().out
 
+
+
+def test_tree_view_protocol_batches_and_answers_the_browser(monkeypatch):
+    """What the single tree widget sends the browser, and what a browser click does."""
+    from ecfnb.widgets.tree_widget import Item, TreeView
+
+    sent: list[dict] = []
+    monkeypatch.setattr(TreeView, "send", lambda self, content, buffers=None: sent.append(content))
+    view = TreeView()
+    leaf, family = Item("<b>t</b>"), Item("f", [Item("loading…", disabled=True)])
+    view.nodes = (leaf, family)
+    assert sent[-1]["op"] == "children" and [c["html"] for c in sent[-1]["children"]] == \
+        ["<b>t</b>", "f"]
+    opened: list[bool] = []
+    family.observe(lambda change: opened.append(change["new"]), "opened")
+    before = len(sent)
+    view._on_browser(view, {"op": "open", "id": family.id}, None)  # a click on the triangle
+    assert family.opened and opened == [True]
+    assert len(sent) == before  # no echo of the browser's own open back to it
+    with view.batch():  # many changes, one message
+        family.nodes = (Item("a"), Item("b"))
+        leaf.name = "<b>t2</b>"
+    assert sent[-1]["op"] == "batch" and [op["op"] for op in sent[-1]["ops"]] == \
+        ["children", "label"]
+    view._on_browser(view, {"op": "select", "id": leaf.id}, None)
+    view._on_browser(view, {"op": "select", "id": family.nodes[0].id}, None)
+    assert view.selected_nodes == (family.nodes[0],)  # one selection at a time
+    view._on_browser(view, {"op": "hello"}, None)  # a view drawn later gets everything
+    snapshot = sent[-1]
+    assert snapshot["op"] == "snapshot" and len(snapshot["children"][1]["children"]) == 2
+    view.close()
