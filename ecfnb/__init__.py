@@ -65,8 +65,11 @@ def explore(address_or_server: Any = None, path: str = "/", interval: float = 10
     current one, or a list of servers) beside the selected node's header, actions and
     files. ``interval``: seconds between refreshes (polled in a child process);
     ``read_only``: no actions. Needs ipywidgets and ipytree (``ecfnb[lab]``)."""
-    from .widgets.explorer import explore as _explore
-
+    try:
+        from .widgets.explorer import explore as _explore
+    except ImportError as exc:
+        raise ImportError(f"the explorer needs ipywidgets and anywidget ({exc}): pip install "
+                          "'ecfnb[lab]'") from None
     return _explore(address_or_server, path, interval, read_only, **kwargs)
 
 
