@@ -337,3 +337,16 @@ def test_tree_view_protocol_batches_and_answers_the_browser(monkeypatch):
     snapshot = sent[-1]
     assert snapshot["op"] == "snapshot" and len(snapshot["children"][1]["children"]) == 2
     view.close()
+
+
+def test_explore_without_ipywidgets_says_what_to_install():
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['ipywidgets'] = None\n"
+            "import ecfnb\n"
+            "try:\n    ecfnb.explore('localhost:1')\n"
+            "except ImportError as exc:\n    print(exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert "the explorer needs ipywidgets and anywidget" in out and "ecfnb[lab]" in out
