@@ -13,6 +13,7 @@ import contextlib
 import http.cookiejar
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -189,3 +190,48 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+def prompts(page) -> list[str]:
+    return [p.strip() for p in
+            page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").all_inner_texts()]
+
+
+def run_all(page, timeout: float = 120) -> list[str]:
+    """Run > Run All until every code cell has run (``[n]:``), none raising; returns the
+    prompts. Run All is clicked again when, for 3 s, no cell runs and some have not
+    run. Seen here: a Run All soon after the notebook opens is often lost (4 times in
+    6 no cell ran); once the first cell ran and the later ones stayed ``[ ]``; and the
+    first prompt is empty for a moment before it shows ``[ ]:``."""
+    deadline = time.monotonic() + timeout
+    clicks, last, since = 0, None, time.monotonic() - 3
+    errors = page.locator(".jp-OutputArea-output", has_text="Traceback")
+    while time.monotonic() < deadline:
+        assert errors.count() == 0, errors.all_inner_texts()  # Run All stops at an error
+        now = prompts(page)
+        if now and all(re.fullmatch(r"\[\d+\]:", p) for p in now):
+            break
+        if now != last:
+            last, since = now, time.monotonic()
+        idle = "[*]:" not in now and time.monotonic() - since >= 3
+        if idle or (clicks == 0 and now):
+            page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+            page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
+            clicks, since = clicks + 1, time.monotonic()
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"Run All ({clicks} clicks) did not run every cell within "
+                             f"{timeout} s: prompts {prompts(page)}")
+    if clicks > 1:
+        print(f"Run All clicked {clicks} times")
+    assert errors.count() == 0, errors.all_inner_texts()
+    return now
+
+
+def shut_kernels_down(lab) -> None:
+    for session in lab.get_json("/api/sessions"):
+        status, reply = lab.api("DELETE", f"/api/sessions/{session['id']}", timeout=30)
+        assert status == 204, reply
+    for kernel in lab.get_json("/api/kernels"):
+        status, reply = lab.api("DELETE", f"/api/kernels/{kernel['id']}", timeout=30)
+        assert status == 204, reply

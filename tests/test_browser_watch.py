@@ -17,7 +17,14 @@ import pytest
 
 from ecfnb.server import Server
 
-from browser import chromium_page, require_chromium, running_lab, screenshot
+from browser import (
+    chromium_page,
+    require_chromium,
+    run_all,
+    running_lab,
+    screenshot,
+    shut_kernels_down,
+)
 from conftest import wait_for
 
 XSS = '<img src=x onerror="window.__xss=1">'
@@ -34,23 +41,6 @@ def pollers(port: int) -> list[str]:
     return found.splitlines()
 
 
-def run_all(page, timeout: float = 60) -> None:
-    """Run > Run All, again until the first cell has started. Measured: a Run All in
-    the moment the kernel's websocket opens is dropped (the cell stays ``[ ]``), and the
-    toolbar's execution indicator already says ``idle`` before there is a kernel."""
-    prompt = page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-        page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
-        started = time.monotonic() + 3
-        while time.monotonic() < started:
-            if "[ ]" not in prompt.inner_text():
-                return
-            time.sleep(0.1)
-    raise AssertionError(f"Run All did not start the notebook within {timeout} s")
-
-
 def notebook(port: int) -> dict:
     source = f'import ecfnb\npanel = ecfnb.watch("localhost:{port}", interval=1)\npanel'
     return {"cells": [{"cell_type": "code", "execution_count": None, "id": "watch",
@@ -65,12 +55,6 @@ def lab(fresh_demo, tmp_path):
     (tmp_path / "watch.ipynb").write_text(json.dumps(notebook(fresh_demo.port)))
     with running_lab(tmp_path, user_settings=START_KERNEL) as lab:
         yield lab
-
-
-def shut_kernels_down(lab) -> None:
-    for kernel in lab.get_json("/api/kernels"):
-        status, reply = lab.api("DELETE", f"/api/kernels/{kernel['id']}", timeout=30)
-        assert status == 204, reply
 
 
 def test_abort_appears_live_and_output_is_text(lab, fresh_demo):
