@@ -1,16 +1,24 @@
-"""FUSE mount benchmark: ``find -name '*.abo'``, ``ls -R | wc -l`` and ``cat`` of a 50 MB
-output through an ecfnb mount, against (a) the CLI floor
-``ecflow_client --get_state | grep aborted`` and (b) a naive mapping that syncs on every
-FUSE call (``naive_fuse.py``, as the original example does), all in one run on one
-generated server. Ratios are against the CLI floor of the same run.
+"""FUSE mount benchmark: ``find -name '*.abo'`` (first, repeated, and after one server
+change), ``ls -R | wc -l`` and ``cat`` of a 50 MB output through an ecfnb mount, against
+(a) the CLI floor ``ecflow_client --get_state | grep aborted`` and (b) a naive mapping
+that syncs on every FUSE call (``naive_fuse.py``, as the original example does), all on
+one generated server. Ratios are against the CLI floor of the same round: the median of
+three runs taken around that round's finds (the floor itself varies by 2x on a busy
+machine). Each round mounts afresh, so its first ``find`` meets cold caches.
 
-Run: ``.venv/bin/python benchmarks/bench_fuse.py --tasks 10000 100000``
+The daemon's counters (getxattr ``user.ecfnb.counters``) show where the time went:
+listings built, readdir calls that reached the daemon (none on a repeat: the kernel
+answered from its cache), seconds in fsmap listings and in the filler loop.
+
+Run: ``.venv/bin/python benchmarks/bench_fuse.py --tasks 10000 100000 [--rounds 3]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ecfnb import mount  # noqa: E402
 from ecfnb.demo import DemoServer  # noqa: E402
+from ecfnb.fuse import COUNTERS_XATTR  # noqa: E402
 from ecfnb.server import Server  # noqa: E402
 
 
@@ -40,46 +49,97 @@ def fmt(seconds: float, floor: float) -> str:
     return f"{seconds:9.2f} s  ratio {seconds / floor:7.2f}"
 
 
-def bench(n: int, naive_timeout: float) -> None:
+def counters(mnt: str) -> dict[str, float]:
+    return json.loads(os.getxattr(mnt, COUNTERS_XATTR))
+
+
+def delta(after: dict[str, float], before: dict[str, float]) -> str:
+    keys = ("readdir", "listed", "listing_s", "filler_s")
+    return " ".join(f"{k}={after[k] - before.get(k, 0):.2f}" if k.endswith("_s") else
+                    f"{k}={after[k] - before.get(k, 0):.0f}" for k in keys)
+
+
+def bench(n: int, rounds: int, interval: float, naive_timeout: float) -> None:
     with DemoServer(tasks=n) as demo, tempfile.TemporaryDirectory() as tmp:
-        print(f"\n== generated server, {n} tasks ({demo.address})")
-        floor, out = timed(f"ecflow_client --port {demo.port} --get_state | grep -c aborted", 300)
-        print(f"  CLI floor get_state|grep aborted   {floor:9.2f} s  ({out.strip()} lines)")
+        print(f"\n== generated server, {n} tasks ({demo.address}), {rounds} round(s)")
+        floor_cmd = f"ecflow_client --port {demo.port} --get_state | grep -c aborted"
         server = Server(demo.host, demo.port, timeout=30)
         server.sync()
-        task = next(p for p in _aborted_tasks(server))
+        aborted = list(_aborted_tasks(server))
+        task = aborted[0]
         jobout = server.variable(task, "ECF_JOBOUT")
         os.makedirs(os.path.dirname(jobout), exist_ok=True)
         with open(jobout, "wb") as fh:  # as if the task had written 50 MB of output
             fh.write(b"".join(b"output line %08d\n" % i for i in range(50 * 1024 * 1024 // 21)))
-        mnt = os.path.join(tmp, "mnt")
-        os.mkdir(mnt)
-        mount.start(demo.address, mnt, interval=60)
+        ratios: dict[str, list[float]] = {"first": [], "repeat": []}
+        for r in range(rounds):
+            mnt = os.path.join(tmp, f"mnt{r}")
+            os.mkdir(mnt)
+            mount.start(demo.address, mnt, interval=interval)
+            try:
+                floors = [timed(floor_cmd, 300)[0]]
+                first, found = timed(f"find {mnt} -name '*.abo' | wc -l", 600)
+                after_first = counters(mnt)
+                floors.append(timed(floor_cmd, 300)[0])
+                again, _ = timed(f"find {mnt} -name '*.abo' | wc -l", 600)
+                after_again = counters(mnt)
+                floors.append(timed(floor_cmd, 300)[0])
+                floor = statistics.median(floors)
+                ratios["first"].append(first / floor)
+                ratios["repeat"].append(again / floor)
+                print(f" round {r}: CLI floor get_state|grep aborted "
+                      f"{floor:6.2f} s (median of {', '.join(f'{f:.2f}' for f in floors)})")
+                print(f"  ecfnb find -name '*.abo' (first)    {fmt(first, floor)}  "
+                      f"({found.strip()}; {delta(after_first, {})})")
+                print(f"  ecfnb find -name '*.abo' (repeat)   {fmt(again, floor)}  "
+                      f"({delta(after_again, after_first)})")
+                if r == rounds - 1:
+                    _after_change(demo, mnt, aborted[-1], interval, floor, after_again)
+                    lsr, count = timed(f"ls -R {mnt} | wc -l", 600)
+                    print(f"  ecfnb ls -R | wc -l                 {fmt(lsr, floor)}  "
+                          f"({count.strip()})")
+                    rel = task.lstrip("/") + ".out"
+                    cat, _ = timed(f"cat {mnt}/{rel} > /dev/null", 600)
+                    disk, _ = timed(f"cat {jobout} > /dev/null", 600)
+                    print(f"  ecfnb cat 50 MB output              {cat:9.2f} s  "
+                          f"(disk cat {disk:.2f} s)")
+            finally:
+                mount.stop(mnt)
+        if rounds > 1:
+            for what, values in ratios.items():
+                print(f" {what:6} find: ratio median {statistics.median(values):.2f} "
+                      f"(min {min(values):.2f}, max {max(values):.2f})")
+        _naive(demo, tmp, floor, naive_timeout)
+
+
+def _after_change(demo: DemoServer, mnt: str, task: str, interval: float, floor: float,
+                  before: dict[str, float]) -> None:
+    """One aborted task forced complete, then a find once the mount's view is due for a
+    sync: only the directories whose listing changed are read again."""
+    demo.client("--force=complete", task)
+    time.sleep(interval / 2 + 0.2)
+    seconds, found = timed(f"find {mnt} -name '*.abo' | wc -l", 600)
+    print(f"  ecfnb find after 1 change           {fmt(seconds, floor)}  "
+          f"({found.strip()}; {delta(counters(mnt), before)})")
+
+
+def _naive(demo: DemoServer, tmp: str, floor: float, naive_timeout: float) -> None:
+    naive_mnt = os.path.join(tmp, "naive")
+    os.mkdir(naive_mnt)
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "naive_fuse.py"),
+                             demo.host, str(demo.port), naive_mnt])
+    try:
+        while not mount.is_mounted(naive_mnt):
+            time.sleep(0.05)
+        naive, found = timed(f"find {naive_mnt} -name '*.abo' | wc -l", naive_timeout)
+        print(f"  naive find -name '*.abo'            {fmt(naive, floor)}  "
+              f"({found.strip() or f'stopped after {naive_timeout:.0f} s'})")
+    finally:
+        subprocess.run(["fusermount3", "-u", "-z", naive_mnt])
         try:
-            first, found = timed(f"find {mnt} -name '*.abo' | wc -l", 600)
-            print(f"  ecfnb find -name '*.abo' (first)    {fmt(first, floor)}  ({found.strip()})")
-            again, _ = timed(f"find {mnt} -name '*.abo' | wc -l", 600)
-            print(f"  ecfnb find -name '*.abo' (repeat)   {fmt(again, floor)}")
-            lsr, count = timed(f"ls -R {mnt} | wc -l", 600)
-            print(f"  ecfnb ls -R | wc -l                 {fmt(lsr, floor)}  ({count.strip()})")
-            rel = task.lstrip("/") + ".out"
-            cat, _ = timed(f"cat {mnt}/{rel} > /dev/null", 600)
-            disk, _ = timed(f"cat {jobout} > /dev/null", 600)
-            print(f"  ecfnb cat 50 MB output              {cat:9.2f} s  (disk cat {disk:.2f} s)")
-        finally:
-            mount.stop(mnt)
-        naive_mnt = os.path.join(tmp, "naive")
-        os.mkdir(naive_mnt)
-        proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "naive_fuse.py"),
-                                 demo.host, str(demo.port), naive_mnt])
-        try:
-            while not mount.is_mounted(naive_mnt):
-                time.sleep(0.05)
-            naive, found = timed(f"find {naive_mnt} -name '*.abo' | wc -l", naive_timeout)
-            print(f"  naive find -name '*.abo'            {fmt(naive, floor)}  "
-                  f"({found.strip() or f'stopped after {naive_timeout:.0f} s'})")
-        finally:
-            subprocess.run(["fusermount3", "-u", "-z", naive_mnt])
+            proc.wait(30)
+        except subprocess.TimeoutExpired:  # still inside a sync of the whole tree
+            proc.kill()
             proc.wait(30)
 
 
@@ -97,10 +157,14 @@ def _aborted_tasks(server: Server):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, nargs="*", default=[10000])
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="fresh mounts per size (first and repeat find each)")
+    parser.add_argument("--interval", type=float, default=60.0,
+                        help="the mount's --interval: no sync within interval/2")
     parser.add_argument("--naive-timeout", type=float, default=120)
     args = parser.parse_args()
     for n in args.tasks:
-        bench(n, args.naive_timeout)
+        bench(n, args.rounds, args.interval, args.naive_timeout)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,7 +11,8 @@ import time
 import pytest
 
 from ecfnb import mount
-from ecfnb.fuse import MountError
+from ecfnb.fsmap import FileSystemMap
+from ecfnb.fuse import COUNTERS_XATTR, MountError, make_operations
 from ecfnb.server import Server
 
 from conftest import get_state, wait_for
@@ -41,6 +43,10 @@ def mounted(demo, mnt):
 
 def found(out: bytes, root: str) -> set[str]:
     return {line[len(root):] for line in out.decode().split("\n") if line}
+
+
+def counters(mnt: str) -> dict[str, float]:
+    return json.loads(os.getxattr(mnt, COUNTERS_XATTR))
 
 
 def test_find_abo_and_sus_equal_server_states(demo, mounted):
@@ -110,6 +116,62 @@ def test_change_appears_within_one_interval_with_fresh_mtime(fresh_demo, mnt):
     recent = found(sh(f"find {mnt}/demo/prepare -mmin -5 -name '*.abo'").stdout, mnt)
     assert recent == {"/demo/prepare/fetch_obs.abo"}
     assert b"reason: exit 3" in sh(f"cat {mnt}/demo/prepare/fetch_obs.abo").stdout
+
+
+def test_listings_cached_by_the_kernel_until_the_server_changes(fresh_demo, mnt):
+    mount.start(fresh_demo.address, mnt, interval=INTERVAL)
+    abo = f"find {mnt} -name '*.abo'"
+    first = found(sh(abo).stdout, mnt)
+    assert "/demo/forecast/post.abo" in first
+    before = counters(mnt)
+    assert found(sh(abo).stdout, mnt) == first
+    again = counters(mnt)
+    assert again["kernel_dir_cache"] == 1
+    assert again["opendir"] > before["opendir"]
+    assert again["readdir"] == before["readdir"]  # the kernel answered from its cache
+    fresh_demo.client("--force=complete", "/demo/forecast/post")
+    changed_at = time.monotonic()
+    wait_for(lambda: "/demo/forecast/post.abo" not in found(sh(abo).stdout, mnt),
+             timeout=INTERVAL * 3, interval=0.1, what="post.abo to leave find's output")
+    assert time.monotonic() - changed_at <= INTERVAL + 1.0
+    assert "post.com" in os.listdir(f"{mnt}/demo/forecast")
+    assert "post.abo" not in os.listdir(f"{mnt}/demo/forecast")
+    assert sh(f"ls {mnt}/demo/forecast").stdout.decode().split().count("post.com") == 1
+    # Once the change is read, a directory is read again only when its mtime moved:
+    # the root's and .server's, which are the last sync's time (not all nine).
+    time.sleep(INTERVAL)
+    settled = counters(mnt)
+    assert "/demo/forecast/post.abo" not in found(sh(abo).stdout, mnt)
+    assert counters(mnt)["readdir"] - settled["readdir"] <= 2
+
+
+def test_without_the_kernel_cache_listings_are_read_every_time(demo, mnt, monkeypatch):
+    monkeypatch.setenv("ECFNB_FUSE_DIR_CACHE", "0")  # the daemon's libfuse is left alone
+    mount.start(demo.address, mnt, interval=INTERVAL)
+    abo = f"find {mnt} -name '*.abo'"
+    first = found(sh(abo).stdout, mnt)
+    before = counters(mnt)
+    assert found(sh(abo).stdout, mnt) == first and "/demo/forecast/post.abo" in first
+    after = counters(mnt)
+    assert after["kernel_dir_cache"] == 0
+    assert after["readdir"] - before["readdir"] >= 8  # every directory of the demo
+
+
+def test_operations_keep_only_listings_no_sync_changed(fresh_demo):
+    fsmap = FileSystemMap(Server(fresh_demo.host, fresh_demo.port))
+    ops = make_operations(fsmap, interval=0.0)  # every call syncs
+    paths = ["/", "/demo", "/demo/forecast", "/demo/prepare", "/demo/archive"]
+    for path in paths:
+        assert ops.opendir_keep(path) is False  # never listed: nothing to keep
+        ops.dir_entries(path)
+    assert all(ops.opendir_keep(path) for path in paths)
+    fresh_demo.client("--force=complete", "/demo/forecast/post")
+    wait_for(lambda: not ops.opendir_keep("/demo/forecast"), what="the change to be seen")
+    assert ops.opendir_keep("/demo/prepare") and ops.opendir_keep("/demo/archive")
+    assert (b"post.com", False) in ops.dir_entries("/demo/forecast")
+    assert ops.opendir_keep("/demo/forecast")
+    with pytest.raises(OSError):
+        ops.opendir_keep("/demo/nowhere")
 
 
 def test_server_killed_while_mounted(fresh_demo, mnt):
