@@ -23,6 +23,7 @@ Rules a user can rely on:
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections import OrderedDict
@@ -31,7 +32,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from .errors import FileUnavailable, NodeNotFound
-from .nodes import STATE_ABBREV, NodeInfo
+from .nodes import STATE_ABBREV, NodeInfo, parse_time
 from .server import Server, SyncResult, normalise_path
 
 SERVER_DIR = ".server"
@@ -168,24 +169,18 @@ class FileSystemMap:
         synced = _epoch(self.server.last_sync)
         if target.node == "/" + SERVER_DIR:
             return [DirEntry(name, "file", synced) for name in SERVER_FILES]
-        children = self.server.children(target.node)
-        taken = {child.name for child in children if is_directory(child)}
+        rows = self.server.listing(target.node)  # (name, kind, state, since, aliases)
+        taken = {row[0] for row in rows if row[1] not in TASK_KINDS or row[4]}
         out = [DirEntry(SERVER_DIR, "dir", synced)] if target.node == "/" else []
-        for child in children:
-            mtime = _epoch(child.since) or synced
-            if child.name in taken:
-                out.append(DirEntry(child.name, "dir", mtime))
-            out.extend(DirEntry(n, "file", mtime) for n in self._file_names(child)
-                       if n not in taken)
+        append = out.append
+        for name, kind, state, since, _aliases in rows:
+            mtime = _since_epoch(since) or synced
+            if name in taken:
+                append(DirEntry(name, "dir", mtime))
+            for file_name in _file_names(name, kind, STATE_ABBREV.get(state, "unk")):
+                if file_name not in taken:
+                    append(DirEntry(file_name, "file", mtime))
         return out
-
-    @staticmethod
-    def _file_names(child: NodeInfo) -> list[str]:
-        names = [f"{child.name}.att", f"{child.name}.{child.abbrev}"]
-        if child.kind in TASK_KINDS:
-            names += [f"{child.name}.{ext}" for ext in TASK_FILES]
-        names.append(f"{child.name}.why")
-        return names
 
     def _resolve(self, path: str) -> _Target:
         path = normalise_path(path)
@@ -341,6 +336,21 @@ class FileSystemMap:
         if name == "log":
             return self.server.client_text("--log=get", str(SERVER_LOG_LINES))
         return self.server.client_text("--zombie_get")
+
+
+def _file_names(name: str, kind: str, abbrev: str) -> list[str]:
+    """A node's generated names, in listing order (module doc)."""
+    if kind in TASK_KINDS:
+        return [f"{name}.att", f"{name}.{abbrev}", *[f"{name}.{ext}" for ext in TASK_FILES],
+                f"{name}.why"]
+    return [f"{name}.att", f"{name}.{abbrev}", f"{name}.why"]
+
+
+@functools.lru_cache(maxsize=4096)
+def _since_epoch(text: str) -> float:
+    """A state-change time as ecFlow prints it, in seconds (0.0 if unreadable); cached:
+    the nodes of a listing often share their time."""
+    return _epoch(parse_time(text))
 
 
 def is_directory(info: NodeInfo) -> bool:

@@ -148,6 +148,15 @@ def _text(getter: Any) -> str:
         return "(text not readable: not UTF-8)"
 
 
+def listing_row(node: Any) -> tuple[str, str, str, str, bool]:
+    """(name, kind, display state, state-change time as ecFlow prints it, has aliases):
+    what a directory listing needs, ~2.5 µs a node against ~10 for ``summarise`` (no
+    path, try, abort reason or dataclass). ``has aliases`` is False but for tasks."""
+    kind = node_kind(node)
+    aliases = kind == "task" and len(node.get_all_nodes()) > 1  # itself and its aliases
+    return node.name(), kind, display_state(node), node.get_state_change_time(), aliases
+
+
 def summarise(node: Any, with_children: bool = True, with_marks: bool = False) -> NodeInfo:
     """The cheap view used by listings: no attributes, no variables; without
     ``with_children`` also no ``child_names`` (listing grandchildren doubles the cost);
@@ -160,8 +169,10 @@ def summarise(node: Any, with_children: bool = True, with_marks: bool = False) -
         has_children = bool(child_names)
     elif kind == "alias":
         has_children = False
+    elif is_task:  # itself and its aliases: 1 µs, where iterating ``aliases`` costs 5
+        has_children = len(node.get_all_nodes()) > 1
     else:  # ~3 µs a node: cheaper than naming every child
-        has_children = next(iter(node.aliases if is_task else node.nodes), None) is not None
+        has_children = next(iter(node.nodes), None) is not None
     return NodeInfo(
         path=node.get_abs_node_path(),
         name=node.name(),

@@ -325,6 +325,19 @@ class Server:
             return [nodes.summarise(c, with_children=False, with_marks=marks)
                     for c in kids[start:stop]]
 
+    def listing(self, path: str = "/") -> list[tuple[str, str, str, str, bool]]:
+        """``nodes.listing_row`` of each child of ``path``, in order: the least a
+        directory listing needs (``FileSystemMap.scandir``), ~4x cheaper than
+        ``children``."""
+        path = normalise_path(path)
+        with self._defs() as defs:
+            if path == "/":
+                kids = list(defs.suites) if defs is not None else []
+            else:
+                found = self._find(defs, path)
+                kids = nodes.child_nodes(found, nodes.node_kind(found))
+            return [nodes.listing_row(child) for child in kids]
+
     def child_count(self, path: str = "/") -> int:
         path = normalise_path(path)
         with self._defs() as defs:

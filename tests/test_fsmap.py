@@ -177,6 +177,25 @@ def test_families_are_directories_tasks_are_not(fsmap):
     assert {e.name: e.kind for e in fsmap.scandir("/demo")}["forecast"] == "dir"
 
 
+def test_a_task_with_an_alias_is_a_directory_holding_it(fresh_demo, tmp_path):
+    task = "/demo/housekeeping/nightly"
+    script = fresh_demo.client(f"--edit_script={task}", "edit").stdout
+    edited = tmp_path / "nightly.ecf"
+    edited.write_bytes(script)
+    fresh_demo.client(f"--edit_script={task}", "submit_file", str(edited), "create_alias",
+                      "no_run")  # what ecflow_ui's "edit, submit as alias" does
+    server = Server(fresh_demo.host, fresh_demo.port)
+    server.sync()
+    fsmap = FileSystemMap(server)
+    kinds = {e.name: e.kind for e in fsmap.scandir("/demo/housekeeping")}
+    assert kinds["nightly"] == "dir" and kinds["nightly.que"] == "file"
+    inside = {e.name: e.kind for e in fsmap.scandir(task)}
+    assert inside["alias0.att"] == "file" and "alias0.ecf" in inside and "alias0" not in inside
+    assert [c.kind for c in server.children(task)] == ["alias"]
+    assert server.summary(task).has_children and not server.summary("/demo/forecast/post"
+                                                                     ).has_children
+
+
 def test_directory_name_wins_over_generated_name(fresh_demo):
     clash = fresh_demo.home / "clash.def"
     clash.write_text("suite clash\n  defstatus suspended\n  family f\n    task run\n"
