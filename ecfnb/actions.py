@@ -119,5 +119,5 @@ def run_action(server: Server, name: str, path: str) -> str:
         if re.search(r"[Cc]ould not find node", reply):  # requeue's reply has no quotes
             raise NodeNotFound(path, server.address)
         text = reply + "\n" + proc.stderr.decode(errors="replace")
-        raise server._map_error(f"{action.label} on {path}", text)
+        raise server.map_error(f"{action.label} on {path}", text)
     return action.done.format(path=path)

@@ -195,9 +195,12 @@ class Server:
             if error is None:
                 self.connected = True
                 return result
-            raise self._map_error(what, str(error) + "\n" + "".join(noise)) from None
+            raise self.map_error(what, str(error) + "\n" + "".join(noise)) from None
 
-    def _map_error(self, what: str, text: str) -> Exception:
+    def map_error(self, what: str, text: str) -> Exception:
+        """The ecfnb exception for a failed request's error text: ServerUnreachable,
+        NodeNotFound, AccessDenied (the server's white list) or ServerError. Public for
+        callers that ran ``ecflow_client`` themselves (``actions``)."""
         first = _first_line(text)
         if re.search(r"Failed to connect|Connection error|timed out|Connection refused|"
                      r"Is the server running", text):
@@ -315,36 +318,28 @@ class Server:
                  stop: int | None = None) -> list[nodes.NodeInfo]:
         """Summaries of the children ``start:stop`` of ``path``, in order: no attributes,
         variables or child names (see NodeInfo); ``marks`` adds labels and meters."""
-        path = normalise_path(path)
         with self._defs() as defs:
-            if path == "/":
-                kids = list(defs.suites) if defs is not None else []
-            else:
-                found = self._find(defs, path)
-                kids = nodes.child_nodes(found, nodes.node_kind(found))
             return [nodes.summarise(c, with_children=False, with_marks=marks)
-                    for c in kids[start:stop]]
+                    for c in self._kids(defs, path)[start:stop]]
 
     def listing(self, path: str = "/") -> list[tuple[str, str, str, str, bool]]:
         """``nodes.listing_row`` of each child of ``path``, in order: the least a
         directory listing needs (``FileSystemMap.scandir``), ~4x cheaper than
         ``children``."""
-        path = normalise_path(path)
         with self._defs() as defs:
-            if path == "/":
-                kids = list(defs.suites) if defs is not None else []
-            else:
-                found = self._find(defs, path)
-                kids = nodes.child_nodes(found, nodes.node_kind(found))
-            return [nodes.listing_row(child) for child in kids]
+            return [nodes.listing_row(child) for child in self._kids(defs, path)]
 
     def child_count(self, path: str = "/") -> int:
-        path = normalise_path(path)
         with self._defs() as defs:
-            if path == "/":
-                return len(list(defs.suites)) if defs is not None else 0
-            found = self._find(defs, path)
-            return len(nodes.child_nodes(found, nodes.node_kind(found)))
+            return len(self._kids(defs, path))
+
+    def _kids(self, defs: Any, path: str) -> list[Any]:
+        """The ecflow children of ``path`` (suites of '/'); only under the lock."""
+        path = normalise_path(path)
+        if path == "/":
+            return list(defs.suites) if defs is not None else []
+        found = self._find(defs, path)
+        return nodes.child_nodes(found, nodes.node_kind(found))
 
     def find(self, states: frozenset[str] | set[str] = frozenset(), text: str = "",
              limit: int = 500) -> tuple[list[str], int]:
