@@ -11,6 +11,7 @@ so a killed kernel leaves nothing running.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -133,6 +134,15 @@ def stop_all() -> None:
 
 
 # -- the child's side ---------------------------------------------------------------------
+
+def run_main(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int],
+             argv: list[str] | None) -> int:
+    """A helper process's ``main``: parse, run, and end quietly when interrupted."""
+    try:
+        return run(parser.parse_args(argv))
+    except KeyboardInterrupt:
+        return 0
+
 
 def emit(message: dict) -> None:
     sys.stdout.write(json.dumps(message) + "\n")

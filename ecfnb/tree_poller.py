@@ -19,7 +19,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from .child import emit, wait_input
+from .child import emit, run_main, wait_input
 from .errors import EcfnbError, NodeNotFound, ServerUnreachable
 from .nodes import NodeInfo, info_to_json
 from .server import Server
@@ -197,10 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=10.0)
     parser.add_argument("--timeout", type=float, default=2.0)
     parser.add_argument("--parent-pid", type=int)
-    try:
-        return run(parser.parse_args(argv))
-    except KeyboardInterrupt:
-        return 0
+    return run_main(parser, run, argv)
 
 
 if __name__ == "__main__":

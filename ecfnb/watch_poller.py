@@ -17,7 +17,7 @@ import argparse
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 
-from .child import emit, wait_input
+from .child import emit, run_main, wait_input
 from .errors import EcfnbError, NodeNotFound, ServerUnreachable
 from .fsmap import FileSystemMap
 from .nodes import NodeInfo
@@ -201,10 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--zombies", action="store_true")
     parser.add_argument("--once", action="store_true")
     parser.add_argument("--parent-pid", type=int)
-    try:
-        return run(parser.parse_args(argv))
-    except KeyboardInterrupt:
-        return 0
+    return run_main(parser, run, argv)
 
 
 if __name__ == "__main__":

@@ -31,11 +31,42 @@ def fresh_demo():
         yield server
 
 
-@pytest.fixture
-def server(demo) -> Server:
-    srv = Server(demo.host, demo.port)
+def synced_server(demo_server: DemoServer) -> Server:
+    srv = Server(demo_server.host, demo_server.port)
     srv.sync()
     return srv
+
+
+@pytest.fixture
+def server(demo) -> Server:
+    return synced_server(demo)
+
+
+def worst_foreground_delay(seconds: float, step: float = 0.02) -> float:
+    """Run a small foreground action every ``step`` s for ``seconds``; the worst extra
+    delay seen (how long a background poller held the GIL)."""
+    import time
+
+    worst, stop_at = 0.0, time.monotonic() + seconds
+    while time.monotonic() < stop_at:
+        start = time.monotonic()
+        sum(range(1000))
+        time.sleep(step)
+        worst = max(worst, time.monotonic() - start - step)
+    return worst
+
+
+def error_without_ipywidgets(call: str) -> str:
+    """What ``call`` (Python, after ``import ecfnb``) prints as its ImportError in a
+    process where ipywidgets cannot be imported."""
+    import sys
+
+    code = ("import sys; sys.modules['ipywidgets'] = None\n"
+            "import ecfnb\n"
+            f"try:\n    {call}\n"
+            "except ImportError as exc:\n    print(exc)\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout
 
 
 @pytest.fixture

@@ -21,16 +21,21 @@ from ecfnb.demo import DemoServer, free_port
 from ecfnb.errors import AccessDenied, NodeNotFound, ServerUnreachable
 from ecfnb.server import Server
 
-from conftest import get_state, make_read_only, run_client, wait_for, write_white_list
+from conftest import (
+    get_state,
+    make_read_only,
+    run_client,
+    synced_server,
+    wait_for,
+    write_white_list,
+)
 
 POST = "/demo/forecast/post"
 REPORT = "/demo/forecast/report"
 PROGRESS = "/demo/monitor/progress"
 @pytest.fixture
 def srv(fresh_demo) -> Server:
-    server = Server(fresh_demo.host, fresh_demo.port)
-    server.sync()
-    return server
+    return synced_server(fresh_demo)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import html
 import os
 import re
 import signal
-import time
 
 import pytest
 
@@ -18,7 +17,13 @@ from ecfnb.server import Server
 from ecfnb.widgets.explorer import Explorer, explore
 from ecfnb.widgets.tree import NodeTree
 
-from conftest import get_state, make_read_only, wait_for
+from conftest import (
+    error_without_ipywidgets,
+    get_state,
+    make_read_only,
+    wait_for,
+    worst_foreground_delay,
+)
 
 POST = "/demo/forecast/post"
 
@@ -261,11 +266,7 @@ def test_refresh_never_blocks_the_kernel_on_a_hung_server(fresh_demo):
                  what="first poll")
         os.kill(fresh_demo.process.pid, signal.SIGSTOP)
         try:
-            worst, deadline = 0.0, time.monotonic() + 6
-            while time.monotonic() < deadline:
-                start = time.monotonic()
-                time.sleep(0.02)
-                worst = max(worst, time.monotonic() - start - 0.02)
+            worst = worst_foreground_delay(6)
             wait_for(lambda: view.status == "disconnected", timeout=20, what="disconnected")
         finally:
             os.kill(fresh_demo.process.pid, signal.SIGCONT)
@@ -340,13 +341,5 @@ def test_tree_view_protocol_batches_and_answers_the_browser(monkeypatch):
 
 
 def test_explore_without_ipywidgets_says_what_to_install():
-    import subprocess
-    import sys
-
-    code = ("import sys; sys.modules['ipywidgets'] = None\n"
-            "import ecfnb\n"
-            "try:\n    ecfnb.explore('localhost:1')\n"
-            "except ImportError as exc:\n    print(exc)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    out = error_without_ipywidgets("ecfnb.explore('localhost:1')")
     assert "the explorer needs ipywidgets and anywidget" in out and "ecfnb[lab]" in out

@@ -7,7 +7,6 @@ of events; every string from the server or a job must arrive there HTML-escaped.
 from __future__ import annotations
 
 import subprocess
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from ecfnb.watch_events import AbortEvent, LateEvent
 from ecfnb.widgets import watch_html
 from ecfnb.widgets.watch_panel import WatchPanel, watch
 
-from conftest import wait_for
+from conftest import error_without_ipywidgets, wait_for
 
 XSS = '<img src=x onerror="window.__xss=1">'
 XSS_ESCAPED = "&lt;img src=x onerror=&quot;window.__xss=1&quot;&gt;"
@@ -208,10 +207,5 @@ def test_ecfnb_watch_is_the_panel_function_and_needs_no_ipywidgets_to_import():
 
     assert callable(ecfnb.watch) and ecfnb.watch.__module__ == "ecfnb"
     assert "watch" in ecfnb.__all__ and ecfnb.WatchPanel is WatchPanel
-    code = ("import sys; sys.modules['ipywidgets'] = None\n"
-            "import ecfnb\n"
-            "try:\n    ecfnb.watch('localhost:1')\n"
-            "except ImportError as exc:\n    print(exc)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    out = error_without_ipywidgets("ecfnb.watch('localhost:1')")
     assert "the watch panel needs ipywidgets" in out
