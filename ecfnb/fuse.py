@@ -39,7 +39,7 @@ import stat
 import threading
 import time
 from ctypes.util import find_library
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import EcfnbError, NodeNotFound, ServerUnreachable
 from .fsmap import FileSystemMap, MappedFile
@@ -93,20 +93,28 @@ def mount_options(interval: float) -> dict[str, Any]:
             "auto_cache": True}
 
 
+class DirNames(NamedTuple):
+    """A listing as FUSE serves it: names encoded, '.' and '..' first, and the indexes
+    of the directories among them."""
+
+    names: list[bytes]
+    dirs: frozenset[int]
+
+
 class _Dir:
     """What the kernel was last given for one directory."""
 
     __slots__ = ("signature", "version", "current", "pending")
 
     def __init__(self, signature: int) -> None:
-        self.signature = signature  # hash of the (name, is_dir) pairs served
+        self.signature = signature  # hash of the names and directories served
         #: Bumped each time the listing changes, and added to the directory's mtime in
         #: nanoseconds: the kernel drops a cached listing whose directory's mtime moved
         #: since it began filling it, so a fill that raced a change (an old listing read
         #: slowly, or two readers across a sync) cannot outlive an attribute timeout.
         self.version = 0
         self.current = True       # no sync since it was served has touched this directory
-        self.pending: tuple[int, list[tuple[bytes, bool]]] | None = None  # opendir's listing
+        self.pending: tuple[int, DirNames] | None = None  # opendir's listing
 
 
 class _OperationsMixin:
@@ -136,7 +144,8 @@ class _OperationsMixin:
         #: 1 when the kernel caches listings (see ``fuse_libfuse``).
         self.counters: dict[str, float] = {
             "opendir": 0, "kept": 0, "readdir": 0, "listed": 0, "listing_s": 0.0,
-            "filler_s": 0.0, "getattr": 0, "getattr_listed": 0, "kernel_dir_cache": 0}
+            "filler_s": 0.0, "prepared": 0, "getattr": 0, "getattr_listed": 0,
+            "kernel_dir_cache": 0}
         #: a subdirectory's (generation, mtime) as its parent's listing gave it: its
         #: attributes in readdirplus replies and lookups, without asking fsmap again.
         self._dir_attrs: dict[str, tuple[int, float]] = {}
@@ -198,34 +207,35 @@ class _OperationsMixin:
             raise self.FuseOSError(errno.EIO) from None
 
     # -- directory listings ------------------------------------------------------------
-    def _listing(self, path: str) -> tuple[int, list[tuple[bytes, bool]]]:
+    def _listing(self, path: str) -> tuple[int, DirNames]:
         """The server generation and the listing of ``path`` as of that generation
         (-1 when a sync came while listing: then it may be of either)."""
         server = self.fsmap.server
         before = server.generation
         started = time.perf_counter()
-        entries = self._call(self.fsmap.scandir, path)
-        listing = [(b".", True), (b"..", True)]
-        listing += [(e.name.encode("utf-8", "surrogateescape"), e.kind == "dir")
-                    for e in entries]
+        listing = self._call(self.fsmap.names, path)
+        # encoded in one go (names never hold NUL): 700k names in ~40 ms, not ~200
+        encoded = "\0".join((".", "..", *listing.names)).encode(
+            "utf-8", "surrogateescape").split(b"\0")
+        dirs = frozenset((0, 1, *[index + 2 for index in listing.dirs]))
         if server.generation != before:
             before = -1
         else:  # the subdirectories' attributes, for the lookups that follow
             synced = server.last_sync.timestamp() if server.last_sync else 0.0
             prefix = path.rstrip("/") + "/"
-            attrs = self._dir_attrs
-            for e in entries:
-                if e.kind == "dir" and e.mtime != synced:  # not a time that moves by itself
-                    attrs[prefix + e.name] = (before, e.mtime)
+            attrs, names = self._dir_attrs, listing.names
+            for index, mtime in listing.dirs.items():
+                if mtime != synced:  # not a time that moves by itself
+                    attrs[prefix + names[index]] = (before, mtime)
         self.counters["listed"] += 1
         self.counters["listing_s"] += time.perf_counter() - started
-        return before, listing
+        return before, DirNames(encoded, dirs)
 
-    def _served(self, path: str, generation: int, listing: list[tuple[bytes, bool]],
+    def _served(self, path: str, generation: int, listing: DirNames,
                 pending: bool = False) -> tuple[bool, bool]:
         """Record that the kernel has (or will have, from the coming readdir) ``listing``
         of ``path``: (same as what it was given before, changed since then)."""
-        signature = hash(tuple(listing))
+        signature = hash((tuple(listing.names), listing.dirs))
         with self._dir_lock:
             entry = self._dirs.get(path)
             if entry is None:
@@ -243,10 +253,12 @@ class _OperationsMixin:
             entry.pending = (generation, listing) if pending and not same else None
         return same, changed
 
-    def opendir_state(self, path: str) -> tuple[bool, bool]:
+    def opendir_state(self, path: str, defer: bool = False) -> tuple[bool, bool]:
         """(keep, changed): whether the kernel may keep its cached listing of ``path``
         (FOPEN_KEEP_CACHE); whether the listing changed since the kernel was given it
-        (then the directory's mtime moved: its cached attributes are stale too)."""
+        (then the directory's mtime moved: its cached attributes are stale too).
+        ``defer``: the caller runs ``prepare_listing`` once the reply is sent, so a
+        directory the kernel never had (a known subdirectory) is listed then."""
         self._fresh()
         self.counters["opendir"] += 1
         with self._dir_lock:
@@ -254,16 +266,33 @@ class _OperationsMixin:
             if entry is not None and entry.current:
                 self.counters["kept"] += 1
                 return True, False
+            if defer and entry is None and path in self._dir_attrs:
+                return False, False  # nothing to keep or compare: the answer needs no listing
         generation, listing = self._listing(path)
         keep, changed = self._served(path, generation, listing, pending=True)
         self.counters["kept"] += keep
         return keep, changed
 
+    def prepare_listing(self, path: str) -> None:
+        """List a directory whose opendir was answered without its listing, for the
+        readdir that follows: done after the reply, while the kernel passes it on and
+        the reader asks for the entries, this work overlaps theirs instead of adding
+        to it (about a tenth of a first ``find``)."""
+        with self._dir_lock:
+            if path in self._dirs:
+                return
+        try:
+            generation, listing = self._listing(path)
+        except Exception:  # noqa: BLE001 - the readdir lists again and reports it
+            return
+        self.counters["prepared"] += 1
+        self._served(path, generation, listing, pending=True)
+
     def opendir_keep(self, path: str) -> bool:
         return self.opendir_state(path)[0]
 
-    def dir_entries(self, path: str) -> list[tuple[bytes, bool]]:
-        """``(name, is_dir)`` pairs of ``path``, encoded, with '.' and '..'."""
+    def dir_entries(self, path: str) -> DirNames:
+        """The names of ``path``, encoded, with '.' and '..'."""
         self._fresh()
         self.counters["readdir"] += 1
         with self._dir_lock:
@@ -317,9 +346,10 @@ class _OperationsMixin:
         return 0
 
     def readdir(self, path: str, fh: int) -> list[Any]:
+        listing = self.dir_entries(path)
         return [(name.decode("utf-8", "surrogateescape"),
-                 stat.S_IFDIR if is_dir else stat.S_IFREG, 0)
-                for name, is_dir in self.dir_entries(path)]
+                 stat.S_IFDIR if index in listing.dirs else stat.S_IFREG, 0)
+                for index, name in enumerate(listing.names)]
 
     def open(self, path: str, flags: int) -> int:
         if flags & (os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND):

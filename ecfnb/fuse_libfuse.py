@@ -109,11 +109,13 @@ class _OpendirHook:
         local, original = self._local, self._original
 
         def opendir(req: int, ino: int, info: Any) -> None:
-            local.info, local.ino = info, ino
+            local.info, local.ino, local.after = info, ino, None
             try:
-                original(req, ino, info)
+                original(req, ino, info)  # our high-level opendir, then the reply
             finally:
                 local.info = None
+            if local.after is not None:
+                local.after()
 
         notify = self._lib.fuse_lowlevel_notify_inval_inode
         notify.restype = ctypes.c_int
@@ -123,6 +125,10 @@ class _OpendirHook:
         slot.value = ctypes.cast(self._wrapper, ctypes.c_void_p).value
         self.installed = True
         return True
+
+    def after_reply(self, work: Any) -> None:
+        """From our high-level opendir: run ``work`` once the reply has been sent."""
+        self._local.after = work
 
     def set_flags(self, keep: bool, changed: bool) -> None:
         """From our high-level opendir: cache this listing; keep the kernel's copy?
@@ -168,7 +174,7 @@ def fuse_class(fuse_module: Any) -> Any:
             self._flags = ctypes.c_int(0)
             self._plus = ctypes.c_int(FUSE_FILL_DIR_PLUS)
             self._fillers: dict[int, Any] = {}
-            self._snapshots: OrderedDict[int, list[tuple[bytes, bool]]] = OrderedDict()
+            self._snapshots: OrderedDict[int, Any] = OrderedDict()  # fh -> DirNames
             self._next_fh = itertools.count(1)
             self._hook = _OpendirHook(fuse_module)
             super().__init__(operations, mountpoint, **kwargs)  # runs the loop
@@ -181,8 +187,11 @@ def fuse_class(fuse_module: Any) -> Any:
                 log.info("directory listings are not cached by the kernel")
 
         def opendir(self, path: bytes, fip: Any) -> int:
-            keep, changed = self.operations.opendir_state(
-                path.decode(self.encoding, self.errors))
+            operations, hooked = self.operations, self._hook.installed
+            name = path.decode(self.encoding, self.errors)
+            keep, changed = operations.opendir_state(name, defer=hooked)
+            if hooked and not keep:
+                self._hook.after_reply(lambda: operations.prepare_listing(name))
             info = fip.contents
             info.fh = next(self._next_fh)
             info.cache_readdir = 1  # for libfuse versions that pass them on
@@ -207,7 +216,8 @@ def fuse_class(fuse_module: Any) -> Any:
                 snapshots[handle] = entries
                 if len(snapshots) > MAX_SNAPSHOTS:
                     snapshots.popitem(last=False)
-            if offset >= len(entries):
+            names, dirs = entries
+            if offset >= len(names):
                 snapshots.pop(handle, None)  # the end: this open asks no further
                 return 0
             started = time.perf_counter()
@@ -219,9 +229,10 @@ def fuse_class(fuse_module: Any) -> Any:
                 fill = self._fillers[address] = raw_filler(address)
             buf, stats, off, flags = ctypes.c_void_p(buf), self._stats, self._off, self._flags
             prefix = path.decode(self.encoding, self.errors).rstrip("/") + "/"
-            for index in range(offset, len(entries)):
-                name, is_dir = entries[index]
+            for index in range(offset, len(names)):
+                name = names[index]
                 off.value = index + 1
+                is_dir = index in dirs
                 if is_dir and index > 1:  # a subdirectory (not '.' or '..')
                     # With its attributes: in a readdirplus reply the kernel makes its
                     # entry at once, and find's descent into it needs no lookup.

@@ -270,6 +270,21 @@ def test_scandir_kinds_and_mtimes_match_stat(fsmap):
         assert (entry.kind, entry.mtime) == (full.kind, full.mtime), entry.name
 
 
+def test_names_are_scandir_without_entry_objects(fsmap):
+    """``names`` (what FUSE lists) and ``scandir`` (fsspec, ls -l) must never disagree:
+    same names, same order, same directories with the same mtimes, on every directory."""
+    stack, seen = ["/"], 0
+    while stack:
+        path = stack.pop()
+        entries = fsmap.scandir(path)
+        listing = fsmap.names(path)
+        assert listing.names == [e.name for e in entries], path
+        assert listing.dirs == {i: e.mtime for i, e in enumerate(entries) if e.kind == "dir"}
+        stack += [f"{path.rstrip('/')}/{e.name}" for e in entries if e.kind == "dir"]
+        seen += 1
+    assert seen > 5
+
+
 def test_stat_without_fetch_leaves_remote_sizes_unknown(server):
     fs = FileSystemMap(server)
     assert fs.stat("/demo/forecast/post.ecf", fetch=False).size is None
