@@ -12,6 +12,9 @@ Why it is built this way:
   it was served touched that directory (a changed node changes its parent's listing
   and, through computed states, every ancestor's); a touched directory is listed again
   and compared. So listings are as fresh as the view, without waiting for a timeout.
+  A directory the kernel never had needs no listing to answer its opendir: it is
+  listed just after the reply has gone out (``prepare_listing``), while the reader
+  wakes up and asks for the entries; a first ``find`` at 100k tasks takes ~15% less.
   A directory's mtime also moves (by nanoseconds) when its listing changes, which makes
   the kernel drop any copy that a race with the change left behind. libfuse's
   high-level API cannot pass these flags: see ``fuse_libfuse``

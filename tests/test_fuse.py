@@ -124,6 +124,10 @@ def test_listings_cached_by_the_kernel_until_the_server_changes(fresh_demo, mnt)
     first = found(sh(abo).stdout, mnt)
     assert "/demo/forecast/post.abo" in first
     before = counters(mnt)
+    # every directory listed once; all but the root and .server (neither is a subdirectory
+    # with attributes from its parent's listing) after their opendir reply was sent
+    assert before["listed"] == before["readdir"] >= 9
+    assert before["prepared"] == before["listed"] - 2
     assert found(sh(abo).stdout, mnt) == first
     again = counters(mnt)
     assert again["kernel_dir_cache"] == 1
