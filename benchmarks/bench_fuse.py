@@ -6,6 +6,10 @@ one generated server. Ratios are against the CLI floor of the same round: the me
 three runs taken around that round's finds (the floor itself varies by 2x on a busy
 machine). Each round mounts afresh, so its first ``find`` meets cold caches.
 
+The daemon's CPU time is shown for the first find, and the last round adds a first
+find on a mount whose daemon sleeps between requests (``ECFNB_FUSE_POLL_US=0``) to
+show what polling for the next request buys and costs.
+
 The daemon's counters (getxattr ``user.ecfnb.counters``) show where the time went:
 listings built, readdir calls that reached the daemon (none on a repeat: the kernel
 answered from its cache), seconds in fsmap listings and in the filler loop.
@@ -49,6 +53,11 @@ def fmt(seconds: float, floor: float) -> str:
     return f"{seconds:9.2f} s  ratio {seconds / floor:7.2f}"
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def counters(mnt: str) -> dict[str, float]:
     return json.loads(os.getxattr(mnt, COUNTERS_XATTR))
 
@@ -75,10 +84,12 @@ def bench(n: int, rounds: int, interval: float, naive_timeout: float) -> None:
         for r in range(rounds):
             mnt = os.path.join(tmp, f"mnt{r}")
             os.mkdir(mnt)
-            mount.start(demo.address, mnt, interval=interval)
+            info = mount.start(demo.address, mnt, interval=interval)
             try:
                 floors = [timed(floor_cmd, 300)[0]]
+                cpu = cpu_seconds(info.pid)
                 first, found = timed(f"find {mnt} -name '*.abo' | wc -l", 600)
+                cpu = cpu_seconds(info.pid) - cpu
                 after_first = counters(mnt)
                 floors.append(timed(floor_cmd, 300)[0])
                 again, _ = timed(f"find {mnt} -name '*.abo' | wc -l", 600)
@@ -90,10 +101,11 @@ def bench(n: int, rounds: int, interval: float, naive_timeout: float) -> None:
                 print(f" round {r}: CLI floor get_state|grep aborted "
                       f"{floor:6.2f} s (median of {', '.join(f'{f:.2f}' for f in floors)})")
                 print(f"  ecfnb find -name '*.abo' (first)    {fmt(first, floor)}  "
-                      f"({found.strip()}; {delta(after_first, {})})")
+                      f"({found.strip()}; daemon CPU {cpu:.2f} s; {delta(after_first, {})})")
                 print(f"  ecfnb find -name '*.abo' (repeat)   {fmt(again, floor)}  "
                       f"({delta(after_again, after_first)})")
                 if r == rounds - 1:
+                    _without_polling(demo, tmp, floor, interval)
                     _after_change(demo, mnt, aborted[-1], interval, floor, after_again)
                     lsr, count = timed(f"ls -R {mnt} | wc -l", 600)
                     print(f"  ecfnb ls -R | wc -l                 {fmt(lsr, floor)}  "
@@ -110,6 +122,25 @@ def bench(n: int, rounds: int, interval: float, naive_timeout: float) -> None:
                 print(f" {what:6} find: ratio median {statistics.median(values):.2f} "
                       f"(min {min(values):.2f}, max {max(values):.2f})")
         _naive(demo, tmp, floor, naive_timeout)
+
+
+def _without_polling(demo: DemoServer, tmp: str, floor: float, interval: float) -> None:
+    """The same first find with the daemon sleeping between requests (no polling)."""
+    mnt = os.path.join(tmp, "nopoll")
+    os.mkdir(mnt)
+    os.environ["ECFNB_FUSE_POLL_US"] = "0"  # read by the daemon at start
+    try:
+        info = mount.start(demo.address, mnt, interval=interval)
+    finally:
+        del os.environ["ECFNB_FUSE_POLL_US"]
+    try:
+        time.sleep(1)
+        cpu = cpu_seconds(info.pid)
+        seconds, found = timed(f"find {mnt} -name '*.abo' | wc -l", 600)
+        print(f"  same, daemon never polling          {fmt(seconds, floor)}  "
+              f"({found.strip()}; daemon CPU {cpu_seconds(info.pid) - cpu:.2f} s)")
+    finally:
+        mount.stop(mnt)
 
 
 def _after_change(demo: DemoServer, mnt: str, task: str, interval: float, floor: float,

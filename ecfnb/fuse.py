@@ -16,15 +16,15 @@ Why it is built this way:
   listed just after the reply has gone out (``prepare_listing``), while the reader
   wakes up and asks for the entries; a first ``find`` at 100k tasks takes ~15% less.
   A directory's mtime also moves (by nanoseconds) when its listing changes, which makes
-  the kernel drop any copy that a race with the change left behind. libfuse's
-  high-level API cannot pass these flags: see ``fuse_libfuse``
-  (``ECFNB_FUSE_DIR_CACHE=0`` in the daemon's environment turns the hook off);
+  the kernel drop any copy that a race with the change left behind
+  (``ECFNB_FUSE_DIR_CACHE=0`` in the daemon's environment turns listing caching off);
 - ``readdir`` hands the kernel each entry's type, so ``find -name`` never stats a file
   (a stat of ``t.ecf`` costs a server request: true sizes need the contents), and each
   subdirectory's attributes (readdirplus), so ``find`` descends without a lookup: a
-  round trip to this process costs more than the work it asks for. The filler loop is
-  ours (names encoded once, one stat per type, entries written straight into the
-  kernel's reply);
+  round trip to this process costs more than the work it asks for;
+- libfuse 3 is driven through its low-level API (``fuse_lowlevel``): the records of
+  a listing are built in one piece, the cache flags are ours to set, and the loop
+  polls a moment for the next request instead of sleeping at once;
 - one FUSE thread: the ecflow binding holds the GIL through every server request, so
   more threads overlap nothing and cost a thread hand-over per request;
 - open files keep their resolved ``MappedFile``: a big ``cat`` is ``pread`` calls;
@@ -46,7 +46,6 @@ from typing import Any, NamedTuple
 
 from .errors import EcfnbError, NodeNotFound, ServerUnreachable
 from .fsmap import FileSystemMap, MappedFile
-from .fuse_libfuse import fuse_class
 from .server import SyncResult
 
 log = logging.getLogger(__name__)
@@ -144,7 +143,7 @@ class _OperationsMixin:
         #: opendir calls, and how many were told to keep the kernel's copy; readdir calls
         #: (the kernel's cache missed), listings computed and seconds spent on them and
         #: in the filler loop; getattr calls, and how many a parent's listing answered;
-        #: 1 when the kernel caches listings (see ``fuse_libfuse``).
+        #: 1 when the kernel caches listings.
         self.counters: dict[str, float] = {
             "opendir": 0, "kept": 0, "readdir": 0, "listed": 0, "listing_s": 0.0,
             "filler_s": 0.0, "prepared": 0, "getattr": 0, "getattr_listed": 0,
@@ -276,20 +275,22 @@ class _OperationsMixin:
         self.counters["kept"] += keep
         return keep, changed
 
-    def prepare_listing(self, path: str) -> None:
+    def prepare_listing(self, path: str) -> DirNames | None:
         """List a directory whose opendir was answered without its listing, for the
         readdir that follows: done after the reply, while the kernel passes it on and
         the reader asks for the entries, this work overlaps theirs instead of adding
-        to it (about a tenth of a first ``find``)."""
+        to it (about a tenth of a first ``find``). None if there was nothing to do
+        or listing failed (the readdir lists again and reports it)."""
         with self._dir_lock:
             if path in self._dirs:
-                return
+                return None
         try:
             generation, listing = self._listing(path)
         except Exception:  # noqa: BLE001 - the readdir lists again and reports it
-            return
+            return None
         self.counters["prepared"] += 1
         self._served(path, generation, listing, pending=True)
+        return listing
 
     def opendir_keep(self, path: str) -> bool:
         return self.opendir_state(path)[0]
@@ -398,14 +399,23 @@ class _OperationsMixin:
         return []
 
 
-def serve(fsmap: FileSystemMap, mountpoint: str, interval: float = 10.0,
-          multithreaded: bool = False) -> None:
-    """Run the FUSE loop in this process until unmounted (blocks). One thread by default
-    (see the module doc): with libfuse's thread pool a first ``find`` of a 100k-task
-    server measured 10-35% slower, a repeated one up to twice as slow."""
+def serve(fsmap: FileSystemMap, mountpoint: str, interval: float = 10.0) -> None:
+    """Run the FUSE loop in this thread until unmounted (blocks). One thread: the
+    ecflow binding holds the GIL through every server request, so more threads overlap
+    nothing (with libfuse's thread pool a first ``find`` of a 100k-task server measured
+    10-35% slower, a repeated one up to twice as slow). libfuse 3 is served through its
+    low-level API (``fuse_lowlevel``); another binding through its own high-level loop."""
     fuse_module = load_fuse()
     operations = make_operations(fsmap, interval)
-    fuse_class(fuse_module)(operations, mountpoint, foreground=True,
-                            nothreads=not multithreaded,
-                            fsname=f"ecflow:{fsmap.server.address}", subtype="ecfnb",
-                            **mount_options(interval))
+    fsname = f"ecflow:{fsmap.server.address}"
+    if getattr(fuse_module, "fuse_version_major", 2) == 3 and hasattr(fuse_module, "_libfuse"):
+        from .fuse_lowlevel import LowLevelSession
+
+        LowLevelSession(fuse_module, operations, os.path.abspath(mountpoint), fsname,
+                        interval,
+                        dir_cache=os.environ.get("ECFNB_FUSE_DIR_CACHE", "1") != "0",
+                        plus=os.environ.get("ECFNB_FUSE_READDIRPLUS", "1") != "0",
+                        poll_s=float(os.environ.get("ECFNB_FUSE_POLL_US", "200")) / 1e6).run()
+        return
+    fuse_module.FUSE(operations, mountpoint, foreground=True, nothreads=True, fsname=fsname,
+                     subtype="ecfnb", **mount_options(interval))

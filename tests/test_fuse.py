@@ -161,6 +161,16 @@ def test_without_the_kernel_cache_listings_are_read_every_time(demo, mnt, monkey
     assert after["readdir"] - before["readdir"] >= 8  # every directory of the demo
 
 
+def test_without_readdirplus_a_walk_looks_up_each_directory(demo, mnt, monkeypatch):
+    """The plain readdir path (a kernel without readdirplus) lists the same tree."""
+    monkeypatch.setenv("ECFNB_FUSE_READDIRPLUS", "0")
+    mount.start(demo.address, mnt, interval=INTERVAL)
+    expected = {f"{p}.abo" for p, (_k, s) in get_state(demo.port).items() if s == "aborted"}
+    assert found(sh(f"find {mnt} -name '*.abo'").stdout, mnt) == expected
+    assert "post.out" in os.listdir(f"{mnt}/demo/forecast")
+    assert counters(mnt)["getattr"] >= 8  # each directory looked up: no attributes given
+
+
 def test_operations_keep_only_listings_no_sync_changed(fresh_demo):
     fsmap = FileSystemMap(Server(fresh_demo.host, fresh_demo.port))
     ops = make_operations(fsmap, interval=0.0)  # every call syncs
@@ -276,3 +286,23 @@ def test_server_object_not_needed_to_unmount(demo, mnt):
     assert info.pid and Server(demo.host, demo.port).ping() < 2
     mount.stop(mnt)
     assert not mount.is_mounted(mnt)
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_idle_mount_sleeps_busy_one_polls_briefly(demo, mnt):
+    """The daemon polls for a next request only for a moment after each one (see
+    fuse_lowlevel._loop): idle, it uses no CPU; after a burst, not much more than the
+    burst took."""
+    info = mount.start(demo.address, mnt, interval=INTERVAL)
+    assert found(sh(f"find {mnt} -name '*.abo'").stdout, mnt)
+    before = _cpu_seconds(info.pid)
+    time.sleep(3)
+    assert _cpu_seconds(info.pid) - before < 0.05
+    started, before = time.monotonic(), _cpu_seconds(info.pid)
+    for _ in range(20):
+        os.listdir(f"{mnt}/demo/forecast")
+    assert _cpu_seconds(info.pid) - before <= time.monotonic() - started + 0.02
