@@ -92,26 +92,32 @@ class JsonLinesChild:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait(5)
+        # The reader reaches the end of the child's output by itself once the child is
+        # gone: join it before closing that stream under its feet.
+        if self._reader is not None and self._reader is not threading.current_thread():
+            self._reader.join(5)
+        self._reader = None
+        if proc is not None:
             for stream in (proc.stdin, proc.stdout):
                 if stream is not None:
                     try:
                         stream.close()
                     except OSError:
                         pass
-        if self._reader is not None and self._reader is not threading.current_thread():
-            self._reader.join(5)
-        self._reader = None
         _running.discard(self)
 
     def _read(self, proc: subprocess.Popen) -> None:
         assert proc.stdout is not None
-        for raw in proc.stdout:
-            try:
-                message = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(message, dict):
-                safely(self.on_message, message)
+        try:
+            for raw in proc.stdout:
+                try:
+                    message = json.loads(raw)
+                except ValueError:
+                    continue
+                if isinstance(message, dict):
+                    safely(self.on_message, message)
+        except (OSError, ValueError):  # the stream was closed (stop() timed out joining)
+            return
         if self._proc is proc:  # ended without stop()
             safely(self.on_exit)
 

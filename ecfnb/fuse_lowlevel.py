@@ -524,7 +524,7 @@ class LowLevelSession:
 
     def _ll_getxattr(self, req: int, ino: int, name: bytes, size: int) -> None:
         def work(req: int) -> None:
-            value = self.ops.getxattr(self._path(ino), name.decode())
+            value = self.ops.getxattr(self._path(ino), name.decode("utf-8", "surrogateescape"))
             self._reply_sized(req, value, size)
         self._answer(req, work)
 
