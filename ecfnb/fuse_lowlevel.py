@@ -47,9 +47,15 @@ DT_DIR, DT_REG = stat.S_IFDIR >> 12, stat.S_IFREG >> 12
 # padded to 8 bytes)
 _ENTRY_OUT = struct.Struct("<QQQQII" "QQQQQQIIIIIIIIII")
 _DIRENT = struct.Struct("<QQII")
-#: a file entry's fuse_entry_out: nodeid 0 (the kernel takes only name and type)
-_FILE_ENTRY_OUT = _ENTRY_OUT.pack(0, 0, 0, 0, 0, 0, UNKNOWN_INO, 0, 0, 0, 0, 0, 0, 0, 0,
-                                  stat.S_IFREG, 0, 0, 0, 0, 0, 0)
+
+
+def _bare_entry_out(mode: int) -> bytes:
+    """An entry without attributes: nodeid 0 (the kernel takes only name and type)."""
+    return _ENTRY_OUT.pack(0, 0, 0, 0, 0, 0, UNKNOWN_INO, 0, 0, 0, 0, 0, 0, 0, 0, mode,
+                           0, 0, 0, 0, 0, 0)
+
+
+_FILE_ENTRY_OUT, _DIR_ENTRY_OUT = _bare_entry_out(stat.S_IFREG), _bare_entry_out(stat.S_IFDIR)
 _PADS = tuple(b"\0" * ((8 - n % 8) % 8) for n in range(8))
 
 
@@ -484,18 +490,11 @@ class LowLevelSession:
         valid, valid_ns = _valid(self.timeout)
         for index in dirs:
             name = names[index]
-            if index < 2:  # '.' and '..': never with attributes
-                parts[index] = (_ENTRY_OUT.pack(0, 0, 0, 0, 0, 0, UNKNOWN_INO, 0, 0, 0, 0,
-                                                0, 0, 0, 0, stat.S_IFDIR, 0, 0, 0, 0, 0, 0)
-                                + dirent(UNKNOWN_INO, index + 1, len(name), DT_DIR) + name
-                                + pads[len(name) & 7])
-                continue
             child = prefix + name.decode("utf-8", "surrogateescape")
-            attrs = self.ops.listed_dir_attrs(child)
+            # '.' and '..' never with attributes
+            attrs = self.ops.listed_dir_attrs(child) if index > 1 else None
             if attrs is None:
-                head = _ENTRY_OUT.pack(0, 0, 0, 0, 0, 0, UNKNOWN_INO, 0, 0, 0, 0, 0, 0, 0,
-                                       0, stat.S_IFDIR, 0, 0, 0, 0, 0, 0)
-                child_ino = UNKNOWN_INO
+                head, child_ino = _DIR_ENTRY_OUT, UNKNOWN_INO
             else:
                 child_ino = self._ino(child)
                 mtime = attrs["st_mtime"]
