@@ -204,7 +204,7 @@ class FileSystemMap:
             yield synced, False, list(SERVER_FILES)
             return
         rows = self.server.listing(target.node, times)  # (name, kind, state, since, aliases)
-        taken = {row[0] for row in rows if row[1] not in TASK_KINDS or row[4]}
+        taken = {row[0] for row in rows if _makes_directory(row[1], row[4])}
         # a generated name always has a '.': it can only clash with a child's if one has
         clashes = taken if any("." in name for name in taken) else None
         if target.node == "/":
@@ -391,9 +391,13 @@ def _since_epoch(text: str) -> float:
     return _epoch(parse_time(text))
 
 
+def _makes_directory(kind: str, has_children: bool) -> bool:
+    """Suites and families (and the server) always; tasks only when they hold aliases."""
+    return kind not in TASK_KINDS or has_children
+
+
 def is_directory(info: NodeInfo) -> bool:
-    """Suites and families always; tasks only when they hold aliases."""
-    return info.kind in ("server", "suite", "family") or info.has_children
+    return _makes_directory(info.kind, info.has_children)
 
 
 def _epoch(when: datetime | None) -> float:

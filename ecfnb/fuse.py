@@ -302,10 +302,10 @@ class _OperationsMixin:
         with self._dir_lock:
             entry = self._dirs.get(path)
             pending = entry.pending if entry is not None else None
-        if pending is not None and pending[0] == self.fsmap.server.generation:
-            generation, listing = pending
-        else:
-            generation, listing = self._listing(path)
+            if pending is not None and pending[0] == self.fsmap.server.generation:
+                entry.pending = None  # recorded by _served when it was made
+                return pending[1]
+        generation, listing = self._listing(path)
         self._served(path, generation, listing)
         return listing
 

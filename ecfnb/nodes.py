@@ -162,7 +162,7 @@ def listing_row(node: Any, times: bool = True) -> tuple[str, str, str, str, bool
     aliases = kind == "task" and len(node.get_all_nodes()) > 1  # itself and its aliases
     since = node.get_state_change_time() if times or aliases or kind not in (
         "task", "alias") else ""
-    return node.name(), kind, node.get_dstate().name, since, aliases
+    return node.name(), kind, display_state(node), since, aliases
 
 
 def summarise(node: Any, with_children: bool = True, with_marks: bool = False) -> NodeInfo:
