@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 3141
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test test-debian13 lint bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -15,6 +15,11 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The same `make setup && make test` in a cached Debian 13 chroot (ecFlow 5.13, Python 3.13),
+# as root. No host setup needed: everything runs inside (scripts/debian13.sh).
+test-debian13:
+	@bash scripts/debian13.sh
 
 lint: setup
 	$(VENV)/bin/ruff check ecfnb tests benchmarks

@@ -97,7 +97,7 @@ def vm_hwm_kb() -> int:
 def measure(kind: str, path: str) -> dict[str, float]:
     """In a child process: time one pass and the peak RSS it added."""
     sys.path.insert(0, str(ROOT))
-    from ecfnb.timeline import timeline
+    from ecfnb import timeline
 
     before = vm_hwm_kb()
     start = time.perf_counter()

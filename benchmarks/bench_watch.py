@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from ecfnb import AbortWatcher  # noqa: E402
 from ecfnb.demo import DemoServer  # noqa: E402
-from ecfnb.watch import AbortWatcher  # noqa: E402
 
 
 def cpu_seconds(pid: int) -> float:

@@ -12,28 +12,44 @@ Why it looks the way it does (measured on ecFlow 5.9):
 - Rerun (``--force=queued``) and Set complete (``--force=complete``) are offered for
   tasks only: on a family they change nothing, because the server derives a
   family's state from its children again at once;
-- the server itself ('/') is not a node: every action refuses it.
+- the server itself ('/') is not a node: only the server's own commands (restart,
+  halt, shutdown, checkpoint) apply to it;
+- which entries are enabled for a node's kind and state follows ecflow_ui's menu
+  file (``available``); ``run_action`` sends what it is asked and leaves the
+  refusal, if any, to the server.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from ._states import NODE_KINDS, TASK_KINDS
 from .errors import NodeNotFound
-from .server import Server, _server_reply, normalise_path
+from .nodes import NodeInfo
+from .server import Server, normalise_path, server_reply
 
-NODE_KINDS = frozenset({"suite", "family", "task", "alias"})
-TASK_KINDS = frozenset({"task", "alias"})
+Predicate = Callable[[NodeInfo], bool]
+
+
+def _always(_info: NodeInfo) -> bool:
+    return True
+
+
+def _not_running(info: NodeInfo) -> bool:
+    """ecflow_ui's '(not active) and (not submitted)', on the node's own state."""
+    return info.run_state not in ("active", "submitted")
 
 
 @dataclass(frozen=True)
 class Action:
     """One entry of the node menu: what it is called, the ``ecflow_client`` arguments
-    it runs (the node path goes last), the question to confirm it with, and the node
-    kinds it applies to. ``question`` and ``done`` take the node path as ``{path}``."""
+    it runs (the node path goes last, but for the server's own commands), the question
+    to confirm it with, the node kinds it applies to, and when ecflow_ui enables it
+    (``enabled(info)``, on the node's kind and state: ``ecflowview_menus.json``).
+    ``question`` and ``done`` take the node path as ``{path}``."""
 
     name: str
     label: str
@@ -41,9 +57,12 @@ class Action:
     question: str
     done: str
     kinds: frozenset[str]
+    enabled: Predicate = _always
 
     def command(self, path: str) -> tuple[str, ...]:
         """The ``ecflow_client`` arguments for the node at ``path``."""
+        if self.kinds == {"server"}:
+            return self.arguments
         return (*self.arguments, normalise_path(path))
 
     def confirmation(self, path: str) -> str:
@@ -52,36 +71,69 @@ class Action:
     def applies_to(self, kind: str) -> bool:
         return kind in self.kinds
 
+    def available(self, info: NodeInfo) -> bool:
+        """Offered and enabled for this node now, as ecflow_ui's menu would be."""
+        return self.applies_to(info.kind) and self.enabled(info)
 
-#: Action name -> Action, in ecflow_ui's menu order. Read-only.
+
+#: Action name -> Action, in ecflow_ui's menu order; the commands and the conditions
+#: are those of ecflow_ui's ``share/ecflow/etc/ecflowview_menus.json``. Read-only.
 ACTIONS: Mapping[str, Action] = MappingProxyType({a.name: a for a in (
+    # ecflow_ui: "Requeue", ecflow_client --requeue=force, enabled (not active) and (not submitted)
     Action("requeue", "Requeue", ("--requeue=force",),
            "Requeue {path}? Its tries and repeats start again; a job still running "
            "below it becomes a zombie.",
-           "Requeued {path}.", NODE_KINDS),
+           "Requeued {path}.", NODE_KINDS - {"alias"}, _not_running),
+    # "Rerun": ecflow_client --force queued, tasks, (not active) and (not submitted)
     Action("rerun", "Rerun", ("--force=queued",),
            "Rerun {path}? It is queued again and runs when its dependencies allow, "
            "keeping its try count and earlier output.",
-           "Queued {path} to run again.", TASK_KINDS),
+           "Queued {path} to run again.", TASK_KINDS - {"alias"}, _not_running),
+    # "Suspend": visible for a node that is not suspended
     Action("suspend", "Suspend", ("--suspend",),
            "Suspend {path}? No new job starts in it until it is resumed.",
-           "Suspended {path}.", NODE_KINDS),
+           "Suspended {path}.", NODE_KINDS, lambda info: not info.suspended),
+    # "Resume": visible for a suspended node
     Action("resume", "Resume", ("--resume",),
            "Resume {path}? Its jobs may start again.",
-           "Resumed {path}.", NODE_KINDS),
+           "Resumed {path}.", NODE_KINDS, lambda info: info.suspended),
+    # "Set complete": ecflow_client --force=complete, tasks and aliases not complete
     Action("complete", "Set complete", ("--force=complete",),
-           "Set {path} complete? Tasks waiting on it may start.",
-           "Set {path} complete.", TASK_KINDS),
+           "Set {path} complete? Tasks waiting on it may start. If it is submitted or "
+           "active, check first that its job is not running any more.",
+           "Set {path} complete.", TASK_KINDS, lambda info: info.run_state != "complete"),
+    # "Kill": ecflow_client --kill; tasks active/submitted/suspended, families also aborted
     Action("kill", "Kill", ("--kill",),
            "Kill {path}? The server runs ECF_KILL_CMD on the job of each submitted or "
            "active task at or below it.",
-           "Sent kill for {path}: killed jobs normally abort their task.", NODE_KINDS),
+           "Sent kill for {path}: killed jobs normally abort their task.", NODE_KINDS,
+           lambda info: info.run_state in ("active", "submitted") or info.suspended or
+           (info.kind not in TASK_KINDS and info.run_state == "aborted")),
+    # The server's own entries: "Restart" (halted or shut down), "Halt", "Shutdown", "Checkpoint"
+    Action("restart", "Restart server", ("--restart",),
+           "Restart the server? It schedules jobs again.", "Restarted the server.",
+           frozenset({"server"}), lambda info: info.run_state in ("halted", "shutdown")),
+    Action("shutdown", "Shutdown server", ("--shutdown=yes",),
+           "Shut the server down? It stops submitting new jobs; running ones may finish.",
+           "Shut the server down.", frozenset({"server"}),
+           lambda info: info.run_state != "shutdown"),
+    Action("halt", "Halt server", ("--halt=yes",),
+           "Halt the server? It stops scheduling and stops accepting job messages.",
+           "Halted the server.", frozenset({"server"}), lambda info: info.run_state != "halted"),
+    Action("checkpoint", "Checkpoint", ("--check_pt",),
+           "Write the server's checkpoint file now?", "The server wrote its checkpoint.",
+           frozenset({"server"})),
 )})
 
 
 def actions_for(kind: str) -> tuple[Action, ...]:
-    """The actions a menu should offer for a node of this kind ('server' gets none)."""
+    """The actions a menu offers for a node of this kind ('server': the server's own)."""
     return tuple(action for action in ACTIONS.values() if action.applies_to(kind))
+
+
+def available_actions(info: NodeInfo) -> frozenset[str]:
+    """The names of the actions enabled for this node in its current state."""
+    return frozenset(a.name for a in ACTIONS.values() if a.available(info))
 
 
 def check_action(name: str, kind: str) -> Action:
@@ -113,9 +165,11 @@ def run_action(server: Server, name: str, path: str) -> str:
     _action(name)  # an unknown name is the caller's mistake: say so before asking the server
     path = normalise_path(path)
     action = check_action(name, server.summary(path).kind)
+    if action.kinds == {"server"} and path != "/":
+        raise ValueError(f"{action.label} is a server command: give the path '/'")
     proc = server.run_client(*action.command(path))
     if proc.returncode != 0:
-        reply = _server_reply(proc.stderr)
+        reply = server_reply(proc.stderr)
         if re.search(r"[Cc]ould not find node", reply):  # requeue's reply has no quotes
             raise NodeNotFound(path, server.address)
         text = reply + "\n" + proc.stderr.decode(errors="replace")

@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--mail-from", default="ecfnb@localhost", metavar="ADDR")
     watch.add_argument("--once", action="store_true",
                        help="report the tasks aborted now, then exit")
+    watch.add_argument("--include-existing", action="store_true",
+                       help="also report the tasks already aborted when it starts")
+    watch.add_argument("--active-threshold", type=float, metavar="SECONDS",
+                       help="also report tasks active for longer than this")
+    watch.add_argument("--zombies", action="store_true", help="also report new zombies")
     return parser
 
 
@@ -71,13 +76,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from .mail import send_event
+    from ._watch import AbortWatcher
+    from .mail import check_smtp, send_event
     from .server import Server
-    from .watch import AbortWatcher
 
     if args.mail_to and not args.smtp:
         raise ValueError("--mail-to needs --smtp HOST:PORT (the mail server to send through)")
-    Server(args.address).sync()  # a wrong address is an error now, not a silent retry loop
+    if args.interval <= 0:
+        raise ValueError("--interval must be a positive number of seconds")
+    if args.active_threshold is not None and args.active_threshold <= 0:
+        raise ValueError("--active-threshold must be a positive number of seconds")
+    server = Server(args.address)
+    server.sync()  # a wrong address is an error now, not a silent retry loop
+    for path in args.paths:
+        server.summary(path)  # NodeNotFound names the path and the server
+    if args.smtp:
+        check_smtp(args.smtp)  # a wrong mail server is an error now, not at the first abort
 
     def report(event) -> None:  # noqa: ANN001 - an Event
         print(event.text(), flush=True)
@@ -85,6 +99,8 @@ def _watch(args: argparse.Namespace) -> int:
             send_event(event, args.mail_to, args.smtp, args.mail_from)
 
     watcher = AbortWatcher(args.address, args.paths, args.interval, lines=args.lines,
+                           include_existing=args.include_existing,
+                           active_threshold=args.active_threshold, zombies=args.zombies,
                            on_event=report)
     if args.once:
         events = watcher.poll_once()

@@ -29,6 +29,7 @@ from .demo_suite import (
     generated_definition,
 )
 from .errors import EcfnbError
+from .server import check_port, format_address
 
 PR_SET_PDEATHSIG = 1
 FORCE_BATCH = 2000  # paths per `ecflow_client --force` call (argv stays far below ARG_MAX)
@@ -73,22 +74,33 @@ class DemoServer:
 
     ``tasks=None`` loads the demo suite and begins it so its jobs really run;
     ``tasks=N`` loads a generated N-task suite and forces a mix of states on a
-    halted server, so that no job runs.
+    halted server, so that no job runs; ``definition`` (a definition text in which
+    ``{home}`` stands for ECF_HOME) with ``files`` (path under ECF_HOME -> text) loads
+    and begins a suite of the caller's, as tests build them.
     """
 
     def __init__(self, port: int | None = None, home: str | os.PathLike | None = None,
-                 tasks: int | None = None, host: str = "localhost") -> None:
+                 tasks: int | None = None, host: str = "localhost",
+                 server_args: tuple[str, ...] = (), env: dict[str, str] | None = None,
+                 definition: str | None = None,
+                 files: dict[str, str | bytes] | None = None) -> None:
         self.host = host
-        self.port = port or free_port()
+        self.port = check_port(port, "port for the demo server") if port else free_port()
+        #: Extra ``ecflow_server`` arguments (``--v6``, ``--ecfinterval 2``, ``--ssl``) and
+        #: environment (``TZ``, ``LD_PRELOAD`` of faketime ...) for the server process.
+        self.server_args = tuple(server_args)
+        self.env = dict(env or {})
         self._own_home = home is None
         self.home = Path(home or tempfile.mkdtemp(prefix="ecfnb-demo-")).resolve()
         self.tasks = tasks
+        self.definition = definition
+        self.files = dict(files or {})
         self.process: subprocess.Popen | None = None
         self._groups: list[int] = []  # process groups of every server started (restarts too)
 
     @property
     def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        return format_address(self.host, self.port)
 
     def __repr__(self) -> str:
         return f"DemoServer({self.address}, home={str(self.home)!r})"
@@ -107,11 +119,13 @@ class DemoServer:
         self._spawn()
         try:
             self._wait_for_ping(timeout=20)
-            if self.tasks is None:
+            if self.definition is not None:
+                self._load_custom()
+            elif self.tasks is None:
                 self._load_demo()
             else:
                 self._load_generated(self.tasks)
-            if wait and self.tasks is None:
+            if wait and self.tasks is None and self.definition is None:
                 self.wait_ready(timeout=timeout)
         except BaseException:
             self.stop()
@@ -119,12 +133,13 @@ class DemoServer:
         return self
 
     def _spawn(self) -> None:
-        env = dict(os.environ, ECF_HOME=str(self.home), ECF_PORT=str(self.port))
+        env = dict(os.environ, ECF_HOME=str(self.home), ECF_PORT=str(self.port), **self.env)
         env.pop("ECF_HOST", None)
         log = open(self.home / "server.stdout", "ab")  # noqa: SIM115 - owned by the process
         # Own session: stop() kills the server and every job it spawned as one group.
         self.process = subprocess.Popen(
-            ["ecflow_server", "--port", str(self.port)], cwd=self.home, env=env,
+            ["ecflow_server", "--port", str(self.port), *self.server_args], cwd=self.home,
+            env=env,
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, preexec_fn=die_with_parent(signal.SIGKILL))
         self._groups.append(self.process.pid)
@@ -163,11 +178,24 @@ class DemoServer:
     def _load_demo(self) -> None:
         self._copy_demo_files()
         definition = self.home / f"{DEMO_SUITE}.def"
-        definition.write_text(demo_definition(self.home))
+        definition.write_text(demo_definition(self.home, host=self.host))
         self.client("--alter=add", "variable", "ECFNB_SITE", "demo", "/")
         self.client("--load", str(definition))
         self.client("--restart")
         self.client("--begin", DEMO_SUITE)
+
+    def _load_custom(self) -> None:
+        assert self.definition is not None
+        for name, content in self.files.items():
+            target = self.home / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            data = content.encode() if isinstance(content, str) else content
+            target.write_bytes(data.replace(b"{home}", str(self.home).encode()))
+        definition = self.home / "custom.def"
+        definition.write_text(self.definition.replace("{home}", str(self.home)))
+        self.client("--load", str(definition))
+        self.client("--restart")
+        self.client("--begin")
 
     def _load_generated(self, n_tasks: int) -> None:
         generated = generated_definition(n_tasks)

@@ -29,12 +29,18 @@ DEMO_READY_STATES: dict[str, str] = {
 DEMO_ABORT_TRIES = 1
 
 
-def demo_definition(home: Path, steps: int = 900, step_seconds: int = 2) -> str:
-    """The demo suite: real scripts, triggers, a repeat, a time, a limit, a manual, a dot name."""
+def demo_definition(home: Path, steps: int = 900, step_seconds: int = 2,
+                    host: str = "localhost") -> str:
+    """The demo suite: real scripts, triggers, a repeat, a time, a limit, a manual, a dot name.
+
+    ``ECF_HOST`` is set on the suite: the server would give jobs its machine's host name,
+    which does not resolve in every container or chroot (then every job's ``--init``
+    fails); the demo's jobs run beside the server and reach it as ``host``."""
     return f"""\
 # ecfnb demo suite: every task runs a real job script from {home}/scripts
 suite {DEMO_SUITE}
   edit ECF_HOME '{home}'
+  edit ECF_HOST '{host}'
   edit ECF_FILES '{home}/scripts'
   edit ECF_INCLUDE '{home}/include'
   edit ECF_TRIES '1'

@@ -32,10 +32,12 @@ class ServerUnreachable(EcfnbError, ConnectionError):
 
     def __init__(self, address: str, detail: str = "") -> None:
         self.address = address
+        host, _, port = address.rpartition(":")
+        host = host.strip("[]")
         msg = (
             f"ecFlow server {address} is not reachable. Check that it runs "
-            f"(ecflow_client --host {address.rsplit(':', 1)[0]} --port {address.rsplit(':', 1)[-1]}"
-            " --ping), that host and port are right, and that no firewall is in the way."
+            f"(ecflow_client --host {host} --port {port} --ping), that host and port are "
+            "right, and that no firewall is in the way."
         )
         if detail:
             msg += f" ({detail})"
@@ -60,6 +62,29 @@ class AccessDenied(EcfnbError, PermissionError):
             msg += f" ({detail})"
         msg += ". Ask the server's administrator to add you to its white list (ECF_LISTS)."
         super().__init__(msg)
+
+
+class AuthenticationFailed(AccessDenied):
+    """The server let this user do nothing at all: a wrong password, a user it does not
+    know, or one missing from its white list (ecFlow does not say which of these).
+    Unlike AccessDenied, reads fail too."""
+
+    def __init__(self, address: str, what: str, user: str, password_file: str | None,
+                 client_side: bool = False) -> None:
+        self.address, self.user, self.password_file = address, user, password_file
+        if client_side:
+            msg = (f"ecFlow refused to send {what} to {address} as user {user!r}: that user "
+                   "needs a password. Put a line '{user} HOST PORT PASSWORD' in a file of "
+                   "mode 600 and point ECF_CUSTOM_PASSWD at it").replace("{user}", user)
+        else:
+            where = (f"the password for {user!r} in {password_file}" if password_file else
+                     f"user {user!r} (no ECF_CUSTOM_PASSWD file is set)")
+            msg = (f"The ecFlow server {address} refused {what}: user {user!r} is not "
+                   "allowed any access. Either the password is wrong, or the server does not "
+                   f"know this user or lists it in no white list (ecFlow does not say which). "
+                   f"Check {where}, and ask the server's administrator whether {user!r} is "
+                   "in its ECF_CUSTOM_PASSWD and ECF_LISTS files")
+        PermissionError.__init__(self, msg + ".")
 
 
 class ServerError(EcfnbError):

@@ -32,8 +32,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
+from ._states import STATE_ABBREV, TASK_KINDS
 from .errors import FileUnavailable, NodeNotFound
-from .nodes import STATE_ABBREV, NodeInfo, parse_time
+from .nodes import NodeInfo, parse_time, quoted
 from .server import Server, SyncResult, normalise_path
 
 SERVER_DIR = ".server"
@@ -41,7 +42,6 @@ SERVER_FILES = ("stats", "version", "log", "zombies")
 TASK_FILES = {"ecf": "script", "job": "job", "out": "jobout", "man": "manual"}
 NODE_FILES = ("att", "why")
 STATE_EXTS = frozenset(STATE_ABBREV.values())
-TASK_KINDS = ("task", "alias")
 SERVER_LOG_LINES = 500
 
 
@@ -82,6 +82,7 @@ class _Target:
     node: str          # node path ('/' for the server), or '/.server'
     role: str          # 'dir', 'att', 'state', 'why', a TASK_FILES value, 'server:<name>'
     info: NodeInfo | None = None  # the node's summary, None for '/' and '/.server'
+    try_no: int | None = None  # an earlier try's output ('C.out.N'); None: the current one
 
 
 class MappedFile:
@@ -240,6 +241,8 @@ class FileSystemMap:
         base, dot, ext = last.rpartition(".")
         if not dot or not base:
             raise NodeNotFound(path, self.server.address)
+        if ext.isdigit() and base.endswith(".out") and len(base) > 4:
+            return self._try_output(parent, base[:-4], int(ext), path)
         node_path = f"{parent.rstrip('/')}/{base}"
         info = self.server.summary(node_path)  # raises NodeNotFound
         if ext in NODE_FILES:
@@ -249,6 +252,14 @@ class FileSystemMap:
         if ext in TASK_FILES and info.kind in TASK_KINDS:
             return _Target(node_path, TASK_FILES[ext], info)
         raise NodeNotFound(path, self.server.address)
+
+    def _try_output(self, parent: str, name: str, try_no: int, path: str) -> _Target:
+        """``C.out.N``: the output of try N of task C (not listed: read by name)."""
+        node_path = f"{parent.rstrip('/')}/{name}"
+        info = self.server.summary(node_path)
+        if info.kind not in TASK_KINDS or try_no < 1:
+            raise NodeNotFound(path, self.server.address)
+        return _Target(node_path, "jobout", info, None if try_no == info.try_no else try_no)
 
     # -- stat and read -------------------------------------------------------------
     def stat(self, path: str, fetch: bool = True) -> Entry:
@@ -291,9 +302,15 @@ class FileSystemMap:
         return data[offset:end]
 
     @staticmethod
-    def path_of(node: str, role: str) -> str:
-        """The map's path of a node's file: ``path_of('/s/t', 'jobout') == '/s/t.out'``."""
+    def path_of(node: str, role: str, try_no: int | None = None) -> str:
+        """The map's path of a node's file: ``path_of('/s/t', 'jobout') == '/s/t.out'``;
+        with ``try_no`` the output of that try: ``'/s/t.out.1'`` (ecFlow keeps each try's
+        output beside ECF_JOBOUT; a path that is read by name, not listed)."""
         ext = {value: key for key, value in TASK_FILES.items()}.get(role, role)
+        if try_no is not None:
+            if role != "jobout":
+                raise ValueError(f"only the job output has one file per try, not {role!r}")
+            return f"{normalise_path(node)}.{ext}.{int(try_no)}"
         return f"{normalise_path(node)}.{ext}"
 
     def local_path(self, path: str) -> str | None:
@@ -326,17 +343,23 @@ class FileSystemMap:
         return _epoch(since or self.server.last_sync)
 
     def _local_file(self, target: _Target) -> str | None:
-        """ECF_JOB / ECF_JOBOUT when readable on this machine (as ecflow_ui does)."""
+        """ECF_JOB / ECF_JOBOUT when readable on this machine (as ecflow_ui does); for an
+        earlier try, ECF_JOBOUT with that try's number in place of the current one's
+        (ecFlow names them ``<stem>.<try>``)."""
         variable = {"job": "ECF_JOB", "jobout": "ECF_JOBOUT"}.get(target.role)
         if variable is None or not self.prefer_local:
             return None
         local = self.server.variable(target.node, variable)
+        if local and target.try_no is not None:
+            local = _other_try(local, target.info.try_no if target.info else 0, target.try_no)
         if local and os.path.isfile(local) and os.access(local, os.R_OK):
             return local
         return None
 
     def _cache_key(self, target: _Target) -> tuple:
         """Task files change with a new try or state; generated texts with any sync."""
+        if target.try_no is not None:
+            return (target.node, target.role, "try", target.try_no)
         if target.role in TASK_FILES.values() and target.info:
             return (target.node, target.role, target.info.try_no, target.info.since)
         return (target.node, target.role, self.server.generation)
@@ -360,6 +383,10 @@ class FileSystemMap:
         if role == "why":
             return (self.server.why(target.node).rstrip("\n") + "\n").encode()
         lines = self.output_lines if role == "jobout" else None
+        if target.try_no is not None:
+            return (f"# ecfnb: the output of try {target.try_no} of {target.node} is not "
+                    "readable on this machine (the server serves only the current try's)\n"
+                    ).encode()
         try:
             return self.server.read_file(target.node, role, max_lines=lines)
         except FileUnavailable as exc:
@@ -389,6 +416,15 @@ def _since_epoch(text: str) -> float:
     """A state-change time as ecFlow prints it, in seconds (0.0 if unreadable); cached:
     the nodes of a listing often share their time."""
     return _epoch(parse_time(text))
+
+
+def _other_try(jobout: str, current: int, wanted: int) -> str | None:
+    """ECF_JOBOUT of the current try turned into that of try ``wanted``, or None when it
+    does not end in the current try's number (a site's own ECF_JOBOUT)."""
+    stem, dot, number = jobout.rpartition(".")
+    if not dot or not number.isdigit() or (current and int(number) != current):
+        return None
+    return f"{stem}.{wanted}"
 
 
 def _makes_directory(kind: str, has_children: bool) -> bool:
@@ -422,12 +458,34 @@ def state_text(info: NodeInfo) -> str:
 
 
 def attributes_text(info: NodeInfo) -> str:
-    """A node's own attributes in ecFlow definition syntax, its state as a comment."""
+    """A node's own attributes in ecFlow definition syntax: its header with the state as
+    a comment, then its lines exactly as ``ecflow_client --get`` prints them, then the
+    live values (``# now: meter progress 42``) that ``--get`` leaves out."""
     status = [f"state:{info.state}"] + [f"{key}:{value!r}" if key == "reason" else
                                         f"{key}:{value}" for key, value in _status(info)]
-    kind = "defs" if info.kind == "server" else info.kind
-    head = f"{kind} {info.name}  # " + " ".join(status)
-    lines = [head] + [f"  {attr.text}" for attr in info.attributes]
     if info.kind == "server":
+        lines = [f"defs {info.name}  # " + " ".join(status)]
         lines += [f"  edit {v.name} '{v.value}'" for v in info.variables if v.origin == "own"]
+        return "\n".join(lines) + "\n"
+    definition = list(info.definition) or [f"{info.kind} {info.name}"]
+    lines = [f"{definition[0]}  # " + " ".join(status), *definition[1:]]
+    lines += [f"  # now: {text}" for text in _live_values(info)]
     return "\n".join(lines) + "\n"
+
+
+def _live_values(info: NodeInfo) -> list[str]:
+    """What changes while a suite runs, which the definition lines do not show."""
+    out = []
+    for attr in info.attributes:
+        if attr.kind == "meter":
+            out.append(f"meter {attr.name} {attr.value}")
+        elif attr.kind == "label" and attr.value:
+            out.append(f"label {attr.name} {quoted(attr.value)}")
+        elif attr.kind == "event":
+            out.append(f"event {attr.name} {attr.value}")
+        elif attr.kind == "repeat":
+            out.append(f"repeat {attr.name} {attr.value}")
+        elif attr.kind == "limit":
+            out.append(f"limit {attr.name} {attr.value} in use")
+    return out
+

@@ -22,15 +22,13 @@ from typing import TYPE_CHECKING, Any
 from .errors import EcfnbError
 
 if TYPE_CHECKING:
-    from .incident import IncidentRecord
+    from ._incident import IncidentRecord
+    from ._watch import AbortWatcher
     from .mount import MountInfo
     from .server import Server
-    from .watch import AbortWatcher
     from .widgets.explorer import Explorer
     from .widgets.watch_panel import WatchPanel
 
-#: The server chosen by ``%ecf_connect`` in this kernel, or None.
-current_server: Server | None = None
 #: Mounts made from this kernel: mountpoint -> MountInfo.
 kernel_mounts: dict[str, MountInfo] = {}
 #: Watchers started by ``%ecf_watch`` in this kernel that are still running.
@@ -39,7 +37,6 @@ kernel_watchers: list[AbortWatcher] = []
 
 def ecf_connect(line: str = "") -> Server:
     """``%ecf_connect [HOST:PORT]``: connect, sync, make it current, show a summary."""
-    global current_server
     from .server import Server
 
     args = line.split()
@@ -48,14 +45,16 @@ def ecf_connect(line: str = "") -> Server:
                          "then localhost:3141)")
     server = Server(args[0] if args else None)
     server.sync()
-    current_server = server
-    return server
+    return server.make_current()
 
 
 def _address(given: str | None) -> str | None:
+    from .server import Server
+
     if given:
         return given
-    return current_server.address if current_server is not None else None
+    current = Server.current()
+    return current.address if current is not None else None
 
 
 def ecf_mount(line: str = "") -> MountInfo:
@@ -153,13 +152,13 @@ def _interval(args: list[str], default: float = 10.0) -> float:
 def ecf_incident(line: str = "") -> IncidentRecord:
     """``%ecf_incident [HOST:PORT] /suite/.../task``: a static incident record that stays
     in the saved notebook (see ``ecfnb.incident``)."""
-    from .incident import incident
+    from ._incident import incident
 
     args = line.split()
     if not args or not args[-1].startswith("/") or len(args) > 2:
         raise EcfnbError("usage: %ecf_incident [HOST:PORT] /suite/family/task")
     address = args[0] if len(args) == 2 else None
-    return incident(args[-1], address or current_server)
+    return incident(args[-1], address)
 
 
 def unmount_all() -> None:

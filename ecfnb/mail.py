@@ -8,12 +8,12 @@ import smtplib
 from collections.abc import Sequence
 from email.message import EmailMessage
 
-from .watch_events import AbortEvent, Event
+from .watch_events import Event
 
 
 def event_message(event: Event, to: Sequence[str], sender: str) -> EmailMessage:
     msg = EmailMessage()
-    what = "aborted" if isinstance(event, AbortEvent) else "late"
+    what = {"abort": "aborted", "zombie": "zombie"}.get(event.kind, "late")
     msg["Subject"] = f"[ecFlow {event.server}] {what}: {event.path}"
     msg["From"] = sender
     msg["To"] = ", ".join(to)
@@ -21,10 +21,31 @@ def event_message(event: Event, to: Sequence[str], sender: str) -> EmailMessage:
     return msg
 
 
+def smtp_address(smtp: str) -> tuple[str, int]:
+    """``HOST:PORT`` of a mail server, or ValueError saying how to write it."""
+    host, _, port = str(smtp).rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"bad SMTP address {smtp!r}: give HOST:PORT, e.g. localhost:25")
+    return host, int(port)
+
+
+def check_smtp(smtp: str, timeout: float = 10.0) -> None:
+    """Connect and say EHLO, so that a wrong mail server is an error when the watcher
+    starts rather than at the first abort (when the mail that matters is lost)."""
+    host, port = smtp_address(smtp)
+    try:
+        with smtplib.SMTP(host, port, timeout=timeout) as client:
+            code, reply = client.ehlo()
+    except (OSError, smtplib.SMTPException) as exc:
+        raise ValueError(f"cannot reach the SMTP server {smtp}: {exc}. Check --smtp HOST:PORT "
+                         "(the site's mail relay)") from None
+    if not 200 <= code < 300:
+        raise ValueError(f"the SMTP server {smtp} refused EHLO: {code} "
+                         f"{reply.decode(errors='replace')}")
+
+
 def send_event(event: Event, to: Sequence[str], smtp: str, sender: str = "ecfnb@localhost",
                timeout: float = 10.0) -> None:
-    host, _, port = smtp.rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"bad SMTP address {smtp!r}: give HOST:PORT, e.g. localhost:25")
-    with smtplib.SMTP(host, int(port), timeout=timeout) as client:
+    host, port = smtp_address(smtp)
+    with smtplib.SMTP(host, port, timeout=timeout) as client:
         client.send_message(event_message(event, to, sender))

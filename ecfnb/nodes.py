@@ -10,26 +10,12 @@ read by ``describe`` for the one node that is opened.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-#: Display states and their three-letter markers (DESIGN.md path scheme).
-STATE_ABBREV: dict[str, str] = {
-    "unknown": "unk", "queued": "que", "submitted": "sub", "active": "act",
-    "complete": "com", "aborted": "abo", "suspended": "sus", "halted": "hal",
-    "shutdown": "shu",
-}
-#: ecflow_ui's default state colours, so operators recognise them.
-STATE_COLOURS: dict[str, str] = {
-    "unknown": "rgb(220,220,220)", "suspended": "rgb(239,191,0)",
-    "complete": "rgb(255,238,1)", "queued": "rgb(173,216,230)",
-    "submitted": "rgb(64,224,208)", "active": "rgb(74,255,61)",
-    "aborted": "rgb(255,59,53)", "halted": "rgb(238,130,238)",
-    "shutdown": "rgb(255,192,203)",
-}
-KINDS = ("server", "suite", "family", "task", "alias")
+from ._states import KINDS, STATE_ABBREV, STATE_COLOURS, TASK_KINDS, state_colour  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -77,6 +63,20 @@ class NodeInfo:
     #: Labels and meters only, for a one-line summary (a tree label); filled by
     #: listings that ask for them (``marks=True``), and always when ``detailed``.
     marks: tuple[Attribute, ...] = ()
+    #: The node's own lines in definition syntax, as ``ecflow_client --get`` prints them
+    #: (``definition_lines``); filled when ``detailed``.
+    definition: tuple[str, ...] = ()
+    #: ecFlow's flags that are set ('late', 'zombie', 'killed', 'message', ...).
+    flags: frozenset[str] = frozenset()
+    #: The node's own state, under a suspension ('active' for a suspended active task);
+    #: for the server ('/'): 'running', 'halted' or 'shutdown'. '' when not read.
+    own_state: str = ""
+
+    @property
+    def run_state(self) -> str:
+        """The state that decides what can be done to the node (what ecflow_ui's menu
+        conditions test): its own state, which suspension hides in ``state``."""
+        return self.own_state or self.state
 
     @property
     def suspended(self) -> bool:
@@ -88,7 +88,7 @@ class NodeInfo:
 
     @property
     def colour(self) -> str:
-        return STATE_COLOURS.get(self.state, STATE_COLOURS["unknown"])
+        return state_colour(self.state)
 
     def variable(self, name: str, default: str | None = None) -> str | None:
         """The value this node sees for ``name`` (own, generated, then nearest ancestor)."""
@@ -161,7 +161,7 @@ def listing_row(node: Any, times: bool = True) -> tuple[str, str, str, str, bool
     kind = node_kind(node)
     aliases = kind == "task" and len(node.get_all_nodes()) > 1  # itself and its aliases
     since = node.get_state_change_time() if times or aliases or kind not in (
-        "task", "alias") else ""
+        TASK_KINDS) else ""
     return node.name(), kind, display_state(node), since, aliases
 
 
@@ -170,7 +170,7 @@ def summarise(node: Any, with_children: bool = True, with_marks: bool = False) -
     ``with_children`` also no ``child_names`` (listing grandchildren doubles the cost);
     ``with_marks`` adds labels and meters (~20 µs a node)."""
     kind = node_kind(node)
-    is_task = kind in ("task", "alias")
+    is_task = kind in TASK_KINDS
     child_names: tuple[str, ...] = ()
     if with_children:
         child_names = tuple(child.name() for child in child_nodes(node, kind))
@@ -192,7 +192,16 @@ def summarise(node: Any, with_children: bool = True, with_marks: bool = False) -
         child_names=child_names,
         has_children=has_children,
         marks=marks(node) if with_marks else (),
+        flags=node_flags(node),
+        own_state=node.get_state().name,
     )
+
+
+def node_flags(node: Any) -> frozenset[str]:
+    """The flags set on ``node``, by ecFlow's names: ``str(flag)`` lists them, 0.2 µs."""
+    text = str(node.get_flag())
+    return frozenset(name for name in text.replace(" ", "").split(",") if name) \
+        if text else frozenset()
 
 
 def describe(node: Any, server_variables: list[Variable]) -> NodeInfo:
@@ -200,7 +209,65 @@ def describe(node: Any, server_variables: list[Variable]) -> NodeInfo:
     summary = summarise(node, with_marks=True)
     return NodeInfo(**{**summary.__dict__, "attributes": tuple(own_attributes(node)),
                        "variables": tuple(visible_variables(node, server_variables)),
-                       "detailed": True})
+                       "definition": tuple(definition_lines(node)), "detailed": True})
+
+
+def definition_lines(node: Any) -> list[str]:
+    """The node's own lines in ecFlow's definition syntax, exactly as ``ecflow_client
+    --get`` prints them (the header ``task t`` first, then every attribute, indented
+    by two): ``str(node)`` is that printer, so every attribute kind the binding knows
+    is there (zombie, verify, queue, generic, autoarchive, part expressions ``trigger
+    -o`` on lines of their own, and kinds newer than this code). A node's attributes
+    come before its children, so the text is cut at the first child; a family's
+    ``str`` prints its subtree, ~1 µs a line, paid only when its ``.att`` is read."""
+    lines = str(node).rstrip("\n").split("\n")
+    head = lines[0]
+    indent = len(head) - len(head.lstrip(" "))
+    own = [head[indent:]]
+    for line in lines[1:]:
+        body = line.lstrip(" ")
+        depth = len(line) - len(body)
+        if depth <= indent:
+            break  # the node's own 'endfamily' / 'endsuite'
+        if depth == indent + 2 and body.split(" ", 1)[0] in CHILD_KEYWORDS:
+            break  # its first child
+        own.append(line[indent:])
+    return own
+
+
+#: Words that open a child node in definition syntax: a node's own lines end there.
+CHILD_KEYWORDS = frozenset({"task", "family", "alias", "endfamily", "endsuite", "endtask"})
+
+
+def real_clock(node: Any) -> bool:
+    """True when the node's suite runs on the real UTC clock (no ``clock`` gain, virtual
+    or hybrid): only then is its state-change time a UTC moment."""
+    suite = node
+    parent = suite.get_parent()
+    while parent is not None:
+        suite, parent = parent, parent.get_parent()
+    clock = suite.get_clock() if hasattr(suite, "get_clock") else None
+    if clock is None:
+        return True
+    text = str(clock)
+    return "hybrid" not in text and "virtual" not in text and not clock.gain()
+
+
+def state_change_pairs(defs: Any, changes: Iterable[Any]) -> list[tuple[datetime, datetime]]:
+    """(log stamp, UTC since) for the logged state changes (``_serverlog.StateChange``)
+    that are still each node's current state: the same moment on the server's two
+    clocks, from which its log's time zone follows."""
+    pairs: list[tuple[datetime, datetime]] = []
+    if defs is None:
+        return pairs
+    for change in changes:
+        node = defs.find_abs_node(change.path)
+        if node is None or node.get_state().name != change.state or not real_clock(node):
+            continue
+        since = parse_time(node.get_state_change_time())
+        if since is not None:
+            pairs.append((change.local, since))
+    return pairs
 
 
 def _expression(kind: str, expr: Any) -> Attribute | None:
@@ -242,6 +309,17 @@ def own_attributes(node: Any) -> list[Attribute]:
                                f"{event}  # {state}"))
     attrs.extend(_label(label) for label in node.labels)
     attrs.extend(_listed(node))
+    for kind in ("zombies", "verifies", "queues", "generics"):
+        for item in getattr(node, kind, ()):
+            text = str(item).strip()
+            name = item.name() if hasattr(item, "name") else kind[:-1]
+            attrs.append(Attribute(kind[:-1] if kind != "verifies" else "verify", str(name),
+                                   text.split(" ", 1)[-1], text))
+    for kind in ("autoarchive", "autorestore"):
+        getter = getattr(node, f"get_{kind}", None)
+        value = getter() if getter is not None else None
+        if value is not None and str(value).strip():
+            attrs.append(Attribute(kind, kind, str(value).strip(), str(value).strip()))
     return attrs
 
 
@@ -253,7 +331,7 @@ def marks(node: Any) -> tuple[Attribute, ...]:
 
 def _label(label: Any) -> Attribute:
     value = _text(label.new_value) or _text(label.value)
-    return Attribute("label", label.name(), value, f"label {label.name()} {_quote(value)}")
+    return Attribute("label", label.name(), value, f"label {label.name()} {quoted(value)}")
 
 
 def _meter(meter: Any) -> Attribute:
@@ -274,14 +352,43 @@ def _listed(node: Any) -> list[Attribute]:
     return attrs
 
 
-def _quote(text: str) -> str:
+def quoted(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def generated_variables(node: Any) -> Any:
+    """The node's generated variables (ECF_TRYNO, ECF_JOB, ECF_JOBOUT, ECF_PASS, ...) as the
+    server computes them now: the one place ecfnb reads them.
+
+    The client computes them once, when a node first arrives in a full sync, and
+    ``sync_local`` never refreshes them: after a retry, a rerun or a requeue, a task on
+    try 2 still said ``ECF_TRYNO 1`` and ``ECF_JOBOUT .../t.1`` (measured on 5.9.2), so
+    every surface showed the previous try's files. ``update_generated_variables``
+    recomputes them from the node's own try number and variables, as the server does
+    (a few microseconds, and only for nodes that are opened)."""
+    import ecflow
+
+    node.update_generated_variables()
+    generated = ecflow.VariableList()
+    node.get_generated_variables(generated)
+    return generated
+
+
+def variable_value(node: Any, name: str) -> str:
+    """The value ``node`` sees for ``name``: own or generated, else the nearest ancestor's
+    (cheaply: no full listing); '' when none."""
+    own = node.find_variable(name)
+    value = own.value() if not own.empty() else ""
+    if not value:
+        node.update_generated_variables()
+        value = node.find_gen_variable(name).value()
+    if not value:
+        value = node.find_parent_variable_sub_value(name)
+    return value
 
 
 def visible_variables(node: Any, server_variables: list[Variable]) -> list[Variable]:
     """Own, then generated, then inherited nearest-first; a name closer to the node wins."""
-    import ecflow
-
     seen: set[str] = set()
     out: list[Variable] = []
 
@@ -292,10 +399,8 @@ def visible_variables(node: Any, server_variables: list[Variable]) -> list[Varia
 
     def node_variables(of: Any) -> Iterator[tuple[Any, bool]]:
         """(variable, generated?) defined on ``of`` itself."""
-        generated = ecflow.VariableList()
-        of.get_generated_variables(generated)
         yield from ((var, False) for var in of.variables)
-        yield from ((var, True) for var in generated)
+        yield from ((var, True) for var in generated_variables(of))
 
     path = node.get_abs_node_path()
     for var, is_generated in node_variables(node):
@@ -341,7 +446,8 @@ def info_to_json(info: NodeInfo) -> dict[str, Any]:
     return {"path": info.path, "name": info.name, "kind": info.kind, "state": info.state,
             "since": info.since.isoformat() if info.since else None, "try_no": info.try_no,
             "aborted_reason": info.aborted_reason, "has_children": info.has_children,
-            "marks": [[a.kind, a.name, a.value, a.text] for a in info.marks]}
+            "marks": [[a.kind, a.name, a.value, a.text] for a in info.marks],
+            "flags": sorted(info.flags), "own_state": info.own_state}
 
 
 def info_from_json(data: dict[str, Any]) -> NodeInfo:
@@ -350,4 +456,6 @@ def info_from_json(data: dict[str, Any]) -> NodeInfo:
                     state=data["state"], since=since, try_no=data.get("try_no", 0),
                     aborted_reason=data.get("aborted_reason", ""),
                     has_children=data.get("has_children", False),
-                    marks=tuple(Attribute(*m) for m in data.get("marks", ())))
+                    marks=tuple(Attribute(*m) for m in data.get("marks", ())),
+                    flags=frozenset(data.get("flags", ())),
+                    own_state=data.get("own_state", ""))

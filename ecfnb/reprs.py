@@ -6,7 +6,7 @@ import html
 import re
 from typing import TYPE_CHECKING
 
-from .nodes import STATE_COLOURS
+from ._states import state_colour
 
 if TYPE_CHECKING:
     from .nodes import NodeInfo
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 def state_chip(state: str) -> str:
-    colour = STATE_COLOURS.get(state, STATE_COLOURS["unknown"])
+    colour = state_colour(state)
     return (f'<span style="background:{colour};color:#000;padding:0 .4em;'
             f'border-radius:3px">{html.escape(state)}</span>')
 

@@ -24,12 +24,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
-from . import nodes
+from . import _serverlog, nodes
+from ._serverlog import LogClock
+from ._states import TASK_KINDS
 from .errors import (
     AccessDenied,
+    AuthenticationFailed,
     EcflowMissing,
     FileUnavailable,
     NodeNotFound,
@@ -50,6 +53,8 @@ FILE_KINDS = ("script", "job", "jobout", "manual", "kill", "stat")
 TASK_ONLY_KINDS = ("job", "jobout", "kill", "stat")
 #: How often a sync with no news also checks the server was not restarted behind our back.
 IDENTITY_CHECK_SECONDS = 60.0
+#: Log lines read to work out the server's time zone (state changes in them are evidence).
+CLOCK_EVIDENCE_LINES = 3000
 _ENV_LOCK = threading.Lock()
 
 
@@ -79,36 +84,125 @@ class ServerInfo:
     variables: dict[str, str] = field(default_factory=dict)
 
 
+#: ecflow_server refuses any other port (``ecflow_server --help``: "Allowed range 1024-49151").
+PORT_RANGE = (1024, 49151)
+
+
+def check_port(port: int | str | None, what: str = "ecFlow port") -> int:
+    """``port`` as a number an ecflow_server can listen on, else ValueError saying so."""
+    try:
+        number = int(str(port).strip())
+    except (TypeError, ValueError):
+        raise ValueError(f"bad {what} {port!r}: give a number between {PORT_RANGE[0]} and "
+                         f"{PORT_RANGE[1]}, e.g. 'localhost:3141'") from None
+    if not PORT_RANGE[0] <= number <= PORT_RANGE[1]:
+        raise ValueError(f"bad {what} {number}: ecflow_server only listens on ports "
+                         f"{PORT_RANGE[0]}-{PORT_RANGE[1]}")
+    return number
+
+
+@dataclass(frozen=True)
+class Zombie:
+    """One of the server's zombies (``ecflow_client --zombie_get``): a job talking to the
+    server with the wrong password or try number. ``key`` is what stays the same while
+    the zombie lives (its age, calls and last child command change with every call)."""
+
+    path: str
+    type: str
+    password: str
+    pid: str
+    try_no: int
+    age: int
+    calls: int
+    child: str
+    host: str
+    action: str
+    explanation: str
+
+    @property
+    def key(self) -> tuple[str, str, str, str, int]:
+        return (self.path, self.type, self.password, self.pid, self.try_no)
+
+
 def parse_address(address: str | None = None, port: int | str | None = None
                   ) -> tuple[str, int]:
-    """``host:port``, ``host`` + port, or nothing (ECF_HOST/ECF_PORT, then localhost:3141)."""
-    host = address
-    if address and port is None and ":" in address:
-        host, _, port = address.rpartition(":")
+    """``host:port``, ``[ipv6]:port``, ``host`` + port, or nothing (ECF_HOST/ECF_PORT,
+    then localhost:3141). A mistake (an empty host or port, a URL, a port no ecFlow
+    server can use) is a ValueError that says what was wrong."""
+    if address is not None and not isinstance(address, str):
+        raise TypeError(f"an ecFlow address is a string like 'localhost:3141', not "
+                        f"{address!r}")
+    host = address.strip() if address else address
+    if host and "://" in host:
+        raise ValueError(f"bad ecFlow address {address!r}: give HOST:PORT without a scheme, "
+                         "e.g. 'localhost:3141' (ecFlow does not speak http)")
+    if host and host.startswith("["):  # [::1]:3141
+        found = re.fullmatch(r"\[([0-9A-Fa-f:.%a-zA-Z]+)\](?::(.*))?", host)
+        if found is None:
+            raise ValueError(f"bad ecFlow address {address!r}: write an IPv6 address as "
+                             "'[::1]:3141'")
+        host, given = found.group(1), found.group(2)
+        if given is not None:
+            if port is not None:
+                raise ValueError(f"ecFlow address {address!r} has a port: do not also pass "
+                                 f"port={port!r}")
+            port = _port_part(given, address)
+    elif host and host.count(":") == 1:
+        host, _, given = host.partition(":")
+        if not host:
+            raise ValueError(f"bad ecFlow address {address!r}: the host is missing, e.g. "
+                             "'localhost:3141'")
+        if port is not None:
+            raise ValueError(f"ecFlow address {address!r} has a port: do not also pass "
+                             f"port={port!r}")
+        port = _port_part(given, address)
+    elif address is not None and not host:
+        raise ValueError(f"bad ecFlow address {address!r}: give HOST:PORT, e.g. "
+                         "'localhost:3141' (or None for ECF_HOST/ECF_PORT)")
     host = host or os.environ.get("ECF_HOST") or DEFAULT_HOST
-    port = port if port not in (None, "") else os.environ.get("ECF_PORT", DEFAULT_PORT)
-    try:
-        number = int(port)
-    except (TypeError, ValueError):
-        raise ValueError(f"bad ecFlow port {port!r}: give a number, e.g. 'localhost:3141'"
-                         ) from None
-    if not 0 < number < 65536:
-        raise ValueError(f"bad ecFlow port {number}: must be between 1 and 65535")
-    return host, number
+    if port is None or port == "":
+        port = os.environ.get("ECF_PORT") or DEFAULT_PORT
+    return host, check_port(port)
+
+
+def _port_part(given: str, address: str) -> int:
+    if not given.strip():
+        raise ValueError(f"bad ecFlow address {address!r}: the port is missing after ':', "
+                         "e.g. 'localhost:3141'")
+    return check_port(given)
 
 
 def connect(host: str | None = None, port: int | str | None = None, *,
-            timeout: float = 2.0) -> Server:
+            timeout: float = 2.0, **options: Any) -> Server:
     """A connected, synced Server. ``connect()`` uses the notebook's current server
-    (``%ecf_connect``), else ECF_HOST/ECF_PORT, else localhost:3141."""
-    if host is None and port is None:
-        from . import magics
-
-        if magics.current_server is not None:
-            magics.current_server.sync()
-            return magics.current_server
-    server = Server(host, port, timeout=timeout)
+    (``%ecf_connect``, ``Server.make_current``), else ECF_HOST/ECF_PORT, else
+    localhost:3141."""
+    if host is None and port is None and not options:
+        current = Server.current()
+        if current is not None:
+            current.sync()
+            return current
+    server = Server(host, port, timeout=timeout, **options)
     server.sync()
+    return server
+
+
+def resolve(server_or_address: Server | str | None = None, *, sync: bool = True) -> Server:
+    """The Server that every surface means by "a Server, an address or nothing": a
+    Server as it is; "host:port"; None for the current server (``%ecf_connect``), else
+    ECF_HOST/ECF_PORT, else localhost:3141. With ``sync`` it is brought up to date (an
+    unreachable server raises ServerUnreachable); without, nothing is sent."""
+    if isinstance(server_or_address, Server):
+        server = server_or_address
+    elif server_or_address is None:
+        server = Server.current() or Server(None)
+    elif isinstance(server_or_address, str):
+        server = Server(server_or_address)
+    else:
+        raise TypeError(f"expected a Server or an address like 'localhost:3141', not "
+                        f"{server_or_address!r}")
+    if sync:
+        server.sync()
     return server
 
 
@@ -131,12 +225,22 @@ def _captured_fd(fd: int) -> Iterator[list[str]]:
 
 
 class Server:
-    """A thread-safe connection with an incrementally synced view of the server's tree."""
+    """A thread-safe connection with an incrementally synced view of the server's tree.
+
+    ``Server.current()`` is the process's default server (fsspec's ``current()``
+    pattern): frontends such as ``%ecf_connect`` set it with ``make_current()``, and
+    everything that takes "a Server or an address" falls back on it (``resolve``)."""
+
+    _current: Server | None = None
 
     def __init__(self, host: str | None = None, port: int | str | None = None, *,
-                 timeout: float = 2.0) -> None:
+                 timeout: float = 2.0, log_zone: Any = None) -> None:
         self.host, self.port = parse_address(host, port)
         self.timeout = timeout
+        #: How the server's log stamps relate to UTC when the caller knows (a zone name,
+        #: hours, a timedelta; default ECFNB_SERVER_TZ); None: ``log_clock()`` detects it.
+        self.log_zone = LogClock.of(log_zone or os.environ.get("ECFNB_SERVER_TZ") or None)
+        self._detected_clock: tuple[str, LogClock] | None = None
         self._lock = threading.RLock()
         self._client: Any = None
         self._synced = False
@@ -151,7 +255,21 @@ class Server:
 
     @property
     def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        return format_address(self.host, self.port)
+
+    @classmethod
+    def current(cls) -> Server | None:
+        """The default server of this process (set by ``make_current``), or None."""
+        return Server._current
+
+    def make_current(self) -> Server:
+        """Make this the default server (what ``connect()`` and ``resolve(None)`` use)."""
+        Server._current = self
+        return self
+
+    @classmethod
+    def clear_current(cls) -> None:
+        Server._current = None
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "not connected"
@@ -199,21 +317,37 @@ class Server:
 
     def map_error(self, what: str, text: str) -> Exception:
         """The ecfnb exception for a failed request's error text: ServerUnreachable,
-        NodeNotFound, AccessDenied (the server's white list) or ServerError. Public for
-        callers that ran ``ecflow_client`` themselves (``actions``)."""
+        NodeNotFound, AuthenticationFailed (no access at all: password or user), AccessDenied
+        (read-only in the white list) or ServerError. Public for callers that ran
+        ``ecflow_client`` themselves (``actions``)."""
         first = _first_line(text)
         if re.search(r"Failed to connect|Connection error|timed out|Connection refused|"
-                     r"Is the server running", text):
+                     r"Is the server running|Host not found|resolve", text):
             self.connected = False
             self._needs_full = True
-            return ServerUnreachable(self.address, _connection_reason(text))
+            return ServerUnreachable(self.address, _connection_reason(text, self.host))
         found = re.search(r"Cannot find node at path '([^']*)'|[Cc]ould not find [^']*'([^']*)'",
                           text)
         if found:
             return NodeNotFound(found.group(1) or found.group(2), self.address)
+        refused = re.search(r"User '?([^' ]+)'? is not allowed any access", text)
+        if refused or "Invalid custom user" in text:
+            user = refused.group(1) if refused else self.user
+            return AuthenticationFailed(self.address, what, user, self.password_file,
+                                        client_side=refused is None)
         if re.search(r"write\*? access|authenticat|[Aa]uthoris", text):
             return AccessDenied(what, first)
         return ServerError(f"{what} failed on {self.address}: {first}")
+
+    @property
+    def user(self) -> str:
+        """The user name the server sees for this client's requests."""
+        return os.environ.get("ECF_USER") or _login_name()
+
+    @property
+    def password_file(self) -> str | None:
+        """The custom password file the client reads (ECF_CUSTOM_PASSWD), if any."""
+        return os.environ.get("ECF_CUSTOM_PASSWD") or os.environ.get("ECF_PASSWD") or None
 
     # -- sync --------------------------------------------------------------------------
     def ping(self) -> float:
@@ -358,19 +492,13 @@ class Server:
             if path == "/":
                 return next((v.value for v in self._server_variables(defs) if v.name == name),
                             None)
-            found = self._find(defs, path)
-            value = found.find_gen_variable(name).value()
-            if not value:
-                value = found.find_parent_variable_sub_value(name)
-            return value or None
+            return nodes.variable_value(self._find(defs, path), name) or None
 
     def flags(self, path: str) -> frozenset[str]:
         """The node's ecFlow flags that are set ('late', 'zombie', 'killed', ...)."""
         path = normalise_path(path)
         with self._defs() as defs:
-            flag = self._find(defs, path).get_flag()
-            return frozenset(name for name, value in ecflow.FlagType.names.items()
-                             if name != "not_set" and flag.is_set(value))
+            return nodes.node_flags(self._find(defs, path))
 
     def why(self, path: str) -> str:
         """ecFlow's explanation of why a node is not running (ecflow_ui's Why tab)."""
@@ -381,13 +509,14 @@ class Server:
             return ecflow.WhyCmd(defs, "" if path == "/" else path).why()
 
     def _root(self, defs: Any) -> nodes.NodeInfo:
-        state = defs.get_server_state().name.lower() if defs is not None else "unknown"
-        if state == "running":
-            state = defs.get_state().name
+        server_state = defs.get_server_state().name.lower() if defs is not None else "unknown"
+        state = defs.get_state().name if server_state == "running" else server_state
         suites = tuple(s.name() for s in defs.suites) if defs is not None else ()
         return nodes.NodeInfo(path="/", name=self.address, kind="server", state=state,
                               since=self.last_sync, child_names=suites,
-                              variables=tuple(self._server_variables(defs)), detailed=True)
+                              has_children=bool(suites),
+                              variables=tuple(self._server_variables(defs)), detailed=True,
+                              own_state=server_state)
 
     def _server_variables(self, defs: Any) -> list[nodes.Variable]:
         if defs is None:
@@ -406,6 +535,84 @@ class Server:
                           variables.get("ECF_HOME", ""), root.child_names, self.last_sync,
                           variables)
 
+    def zombies(self) -> list[Zombie]:
+        """The server's zombies now (one request)."""
+        def read(client: Any) -> list[Zombie]:
+            return [_zombie(z) for z in client.zombie_get(0)]
+        return self._call("zombies", read)
+
+    # -- the server log ------------------------------------------------------------------
+    def log_tail(self, lines: int = 500) -> bytes:
+        """The last ``lines`` lines of the server log, raw (``ecflow_client --log=get``)."""
+        return self.client_text("--log=get", str(int(lines)))
+
+    def log_file(self) -> str | None:
+        """The server's log file (ECF_LOG) when it is readable on this machine."""
+        name = self.variable("/", "ECF_LOG") or ""
+        if name and not os.path.isabs(name):
+            name = os.path.join(self.variable("/", "ECF_HOME") or "", name)
+        if name and os.path.isfile(name) and os.access(name, os.R_OK):
+            return name
+        return None
+
+    def log_clock(self) -> LogClock:
+        """How this server's log stamps map to UTC (``_serverlog``): ``log_zone`` when given,
+        else detected once per server run from state changes that are both in the log
+        and in the nodes' ``since`` (the server's own clock), else from the line our log
+        request itself writes (this machine's clock), else UTC with that said."""
+        if self.log_zone is not None:
+            return self.log_zone
+        with self._lock:
+            if not self._synced:
+                self.sync()
+            if self._detected_clock is not None and self._detected_clock[0] == self._pid:
+                return self._detected_clock[1]
+        asked = datetime.now(timezone.utc)
+        raw = self.log_tail(CLOCK_EVIDENCE_LINES)
+        clock = self._clock_from(raw, asked)
+        with self._lock:
+            self._detected_clock = (self._pid, clock)
+        return clock
+
+    def clock_skew(self) -> timedelta:
+        """How far the server's clock is ahead of this machine's (0 within two seconds):
+        the line our own ``--log=get`` request writes, read through ``log_clock()``,
+        against the moment we asked. What a moment on this machine is on the server's
+        clock (a server under ``faketime``, a remote one without NTP)."""
+        clock = self.log_clock()
+        if clock.source == "detected from this machine's clock":
+            return timedelta(0)
+        asked = datetime.now(timezone.utc)
+        own = [line for line in _serverlog.parse_lines(self.log_tail(3).splitlines())
+               if "--log=get" in line.text]
+        if not own:
+            return timedelta(0)
+        skew = clock.to_utc(own[-1].local) - asked.replace(microsecond=0)
+        return skew if abs(skew) >= timedelta(seconds=2) else timedelta(0)
+
+    def _clock_from(self, raw: bytes, asked: datetime) -> LogClock:
+        last: dict[str, _serverlog.StateChange] = {}
+        own: list[_serverlog.LogLine] = []
+        for line in raw.splitlines(keepends=True):
+            change = _serverlog.state_change(line)
+            if change is not None:
+                last[change.path] = change
+            elif b"--log=get" in line:
+                parsed = _serverlog.parse_line(line)
+                if parsed is not None:
+                    own.append(parsed)
+        with self._defs() as defs:
+            pairs = nodes.state_change_pairs(defs, last.values())
+        found = _serverlog.estimate_offset(pairs)
+        if found is not None:
+            offset, agreeing = found
+            return LogClock(offset, source=f"detected from {agreeing} of {len(pairs)} state "
+                                           "change(s) in the log")
+        found = _serverlog.estimate_offset([(own[-1].local, asked)]) if own else None
+        if found is not None:
+            return LogClock(found[0], source="detected from this machine's clock")
+        return LogClock(source="assumed UTC: no evidence in the log")
+
     # -- files through the command-line client -----------------------------------------
     def read_file(self, path: str, kind: str, max_lines: int | None = None) -> bytes:
         """The server's copy of a node's file as raw bytes (the tail of ``max_lines``
@@ -414,44 +621,79 @@ class Server:
         if kind not in FILE_KINDS:
             raise ValueError(f"unknown file kind {kind!r}: use one of {', '.join(FILE_KINDS)}")
         info = self.node(path, detail=False)
-        if kind in TASK_ONLY_KINDS and info.kind not in ("task", "alias"):
+        if kind in TASK_ONLY_KINDS and info.kind not in TASK_KINDS:
             raise FileUnavailable(info.path, kind, f"a {info.kind} has no {kind} file")
         args = [f"--file={info.path}", kind]
         if max_lines is not None:
             args.append(str(int(max_lines)))
         proc = self.run_client(*args)
         if proc.returncode != 0:
-            reason = _server_reply(proc.stderr)
-            if "Failed to connect" in reason or "timed out" in reason:
-                raise ServerUnreachable(self.address, _connection_reason(reason))
-            raise FileUnavailable(info.path, kind, reason)
+            error = self.map_error(f"reading the {kind} of {info.path}",
+                                   proc.stderr.decode(errors="replace"))
+            if isinstance(error, (ServerUnreachable, AccessDenied, AuthenticationFailed)):
+                raise error
+            raise FileUnavailable(info.path, kind, server_reply(proc.stderr))
         return proc.stdout
 
     def client_text(self, *args: str) -> bytes:
         """Output of an ``ecflow_client`` query (``--stats``, ``--log=get N``, ...) as bytes."""
         proc = self.run_client(*args)
         if proc.returncode != 0:
-            reason = _server_reply(proc.stderr)
-            if "Failed to connect" in reason or "timed out" in reason:
-                raise ServerUnreachable(self.address, _connection_reason(reason))
-            raise ServerError(f"ecflow_client {' '.join(args)} failed: {reason}")
+            text = server_reply(proc.stderr) + "\n" + proc.stderr.decode(errors="replace")
+            raise self.map_error(f"ecflow_client {' '.join(args)}", text)
         return proc.stdout
 
-    def run_client(self, *args: str) -> subprocess.CompletedProcess:
+    def client_command(self, *args: str) -> tuple[list[str], dict[str, str]]:
+        """The ``ecflow_client`` command line and environment that reach this server with
+        this connection's settings, for callers that run it themselves."""
         exe = shutil.which("ecflow_client")
         if exe is None:
             raise EcflowMissing("the ecflow_client command is not on PATH")
         env = dict(os.environ, ECF_HOST=self.host, ECF_PORT=str(self.port),
                    ECF_CONNECT_TIMEOUT=str(max(1, round(self.timeout))))
         env.pop("ECF_NAME", None)  # inside a job, these would make it a child command
+        return [exe, "--host", self.host, "--port", str(self.port), *args], env
+
+    def run_client(self, *args: str) -> subprocess.CompletedProcess:
+        command, env = self.client_command(*args)
         self.requests += 1
         try:
             # The command-line client retries a hung server for longer than its own
             # ECF_CONNECT_TIMEOUT; one second of grace, then it is killed.
-            return subprocess.run([exe, "--host", self.host, "--port", str(self.port), *args],
-                                  env=env, capture_output=True, timeout=self.timeout + 1)
+            return subprocess.run(command, env=env, capture_output=True,
+                                  timeout=self.timeout + 1)
         except subprocess.TimeoutExpired:
             raise ServerUnreachable(self.address, "no answer to ecflow_client") from None
+
+    def mark_log(self, text: str) -> subprocess.Popen | None:
+        """Write ``text`` into the server log (``--msg``) without waiting for the answer:
+        a marker of 'now' in the log's own order, which no clock can shift. None when
+        ecflow_client cannot be run."""
+        try:
+            command, env = self.client_command(f"--msg={text}")
+        except EcflowMissing:
+            return None
+        self.requests += 1
+        return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+
+
+def _zombie(z: Any) -> Zombie:
+    """A Zombie from the binding's object (only under the lock)."""
+    cause = z.user_cmd() or z.type_str()
+    explanation = (f"Created by user action({z.user_cmd()})" if z.user_cmd() else
+                   f"{z.type_str()} zombie: the job's password or try does not match")
+    return Zombie(path=z.path_to_task(), type=z.type_str(), password=z.jobs_password(),
+                  pid=str(z.process_or_remote_id()), try_no=int(z.try_no()),
+                  age=int(z.duration()), calls=int(z.calls()), child=str(z.last_child_cmd()),
+                  host=str(z.host()), action=str(z.user_action_str()) or cause,
+                  explanation=explanation)
+
+
+def format_address(host: str, port: int) -> str:
+    """``host:port``, with an IPv6 host in brackets (``[::1]:3141``)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def normalise_path(path: str) -> str:
@@ -469,13 +711,28 @@ def _first_line(text: str) -> str:
     return text.strip()[:300]
 
 
-def _server_reply(stderr: bytes) -> str:
+def server_reply(stderr: bytes) -> str:
+    """The server's own words in ``ecflow_client``'s error output ('Server reply: ...')."""
     text = stderr.decode(errors="replace")
     found = re.search(r"Server reply:\s*(.+)", text)
     return (found.group(1) if found else _first_line(text)).strip()
 
 
-def _connection_reason(text: str) -> str:
-    if "timed out" in text:
+def _connection_reason(text: str, host: str = "") -> str:
+    """What a connection failure's C++ text means, in words."""
+    if "timed out" in text or "no answer" in text:
         return "no answer within the timeout; the server may be hung or overloaded"
-    return "connection refused or failed"
+    if re.search(r"Host not found|resolve|Name or service not known|No address", text):
+        return f"the host name {host!r} does not resolve (check its spelling or the DNS)"
+    if "refused" in text.lower():
+        return "connection refused: no ecFlow server listens on that port"
+    return "connection failed"
+
+
+def _login_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for this uid (a container)
+        return str(os.getuid())

@@ -38,7 +38,7 @@ class AbortEvent:
 
 @dataclass(frozen=True)
 class LateEvent:
-    """A node flagged late, a task active longer than the threshold, or a zombie."""
+    """A node the server flagged late, or a task active for longer than the threshold."""
 
     server: str
     path: str
@@ -50,7 +50,27 @@ class LateEvent:
         return f"LATE {self.path} on {self.server}: {self.why} ({self.time:%H:%M:%S} UTC)\n"
 
 
-Event = AbortEvent | LateEvent
+@dataclass(frozen=True)
+class ZombieEvent:
+    """The server has a new zombie: a job calling it with the wrong password or try
+    (``ecflow_client --zombie_get``). One event per zombie, however long it lives."""
+
+    server: str
+    path: str
+    time: datetime
+    zombie_type: str  # ecFlow's: 'user', 'ecf', 'path', ...
+    try_no: int
+    pid: str
+    explanation: str
+    kind: str = "zombie"
+
+    def text(self) -> str:
+        return (f"ZOMBIE {self.path} on {self.server}: {self.zombie_type} zombie, try {self.try_no}, "
+                f"pid {self.pid}: {self.explanation} ({self.time:%H:%M:%S} UTC)\n")
+
+
+Event = AbortEvent | LateEvent | ZombieEvent
+_CLASSES = {"abort": AbortEvent, "late": LateEvent, "zombie": ZombieEvent}
 
 
 def to_json(event: Event) -> dict[str, Any]:
@@ -60,7 +80,7 @@ def to_json(event: Event) -> dict[str, Any]:
 
 
 def from_json(data: dict[str, Any]) -> Event:
-    cls = AbortEvent if data.get("kind") == "abort" else LateEvent
+    cls = _CLASSES.get(data.get("kind", ""), LateEvent)
     names = {f.name for f in fields(cls)}
     values = {k: v for k, v in data.items() if k in names}
     values["time"] = datetime.fromisoformat(values["time"])

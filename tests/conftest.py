@@ -120,7 +120,7 @@ def shell():
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "ecfnb")
     yield ip
-    magics.current_server = None
+    Server.clear_current()
     for watcher in magics.kernel_watchers:
         watcher.stop()
     magics.kernel_watchers.clear()

@@ -341,5 +341,5 @@ def test_tree_view_protocol_batches_and_answers_the_browser(monkeypatch):
 
 
 def test_explore_without_ipywidgets_says_what_to_install():
-    out = error_without_ipywidgets("ecfnb.explore('localhost:1')")
+    out = error_without_ipywidgets("ecfnb.explore('localhost:1025')")
     assert "the explorer needs ipywidgets and anywidget" in out and "ecfnb[lab]" in out

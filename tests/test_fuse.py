@@ -11,6 +11,7 @@ import time
 import pytest
 
 from ecfnb import mount
+from ecfnb.demo import free_port
 from ecfnb.fsmap import FileSystemMap
 from ecfnb.fuse import COUNTERS_XATTR, MountError, make_operations
 from ecfnb.server import Server
@@ -218,7 +219,8 @@ def test_cli_mount_umount_and_errors(demo, tmp_path):
     full = subprocess.run([*ecfnb, "mount", demo.address, str(tmp_path / "full")],
                           capture_output=True, text=True)
     assert full.returncode == 1 and "is not empty" in full.stderr
-    down = subprocess.run([*ecfnb, "mount", "localhost:1", str(point)], capture_output=True,
+    down = subprocess.run([*ecfnb, "mount", f"localhost:{free_port()}", str(point)],
+                          capture_output=True,
                           text=True)
     assert down.returncode == 1 and "not reachable" in down.stderr
     ok = subprocess.run([*ecfnb, "mount", demo.address, str(point)], capture_output=True,

@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from ecfnb.incident import incident
+from ecfnb import incident
 from ecfnb.server import Server
 
 XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=1">'
@@ -90,7 +90,6 @@ def test_incident_notebook_survives_without_a_kernel(fresh_demo, tmp_path):
 def test_ecf_incident_magic(demo, capsys):
     from IPython.core.interactiveshell import InteractiveShell
 
-    from ecfnb import magics
 
     shell = InteractiveShell.instance()
     shell.run_line_magic("load_ext", "ecfnb")
@@ -100,4 +99,4 @@ def test_ecf_incident_magic(demo, capsys):
         assert shell.run_line_magic("ecf_incident", "") is None
         assert "usage: %ecf_incident" in capsys.readouterr().out
     finally:
-        magics.current_server = None
+        Server.clear_current()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ecfnb
-from ecfnb import magics
 from ecfnb.demo import free_port
 
 
@@ -21,4 +20,4 @@ def test_ecf_connect_bad_address_is_a_sentence(shell, capsys):
     assert out.startswith("ecfnb: ecFlow server localhost:") and "not reachable" in out
     assert shell.run_line_magic("ecf_connect", "localhost:notaport") is None
     assert "bad ecFlow port" in capsys.readouterr().out
-    assert magics.current_server is None
+    assert ecfnb.Server.current() is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,8 +13,9 @@ from datetime import datetime, timezone
 
 import pytest
 
+import ecfnb
 from ecfnb import connect
-from ecfnb.demo import free_port
+from ecfnb.demo import DemoServer, free_port
 from ecfnb.errors import FileUnavailable, NodeNotFound, ServerUnreachable
 from ecfnb.server import Server, parse_address
 
@@ -173,13 +175,38 @@ def test_parse_address(monkeypatch):
     monkeypatch.delenv("ECF_HOST", raising=False)
     monkeypatch.delenv("ECF_PORT", raising=False)
     assert parse_address() == ("localhost", 3141)
-    assert parse_address("h:12") == ("h", 12)
-    assert parse_address("h", 13) == ("h", 13)
+    assert parse_address("h:1212") == ("h", 1212)
+    assert parse_address("h", 1313) == ("h", 1313)
+    assert parse_address("[::1]:4141") == ("::1", 4141)
+    assert parse_address("::1", 4141) == ("::1", 4141)
     monkeypatch.setenv("ECF_HOST", "e")
-    monkeypatch.setenv("ECF_PORT", "14")
-    assert parse_address() == ("e", 14)
-    with pytest.raises(ValueError, match="bad ecFlow port"):
+    monkeypatch.setenv("ECF_PORT", "1414")
+    assert parse_address() == ("e", 1414)
+    with pytest.raises(ValueError, match="bad ecFlow port 'abc'"):
         parse_address("h:abc")
+
+
+@pytest.mark.parametrize("address, words", [
+    ("localhost:", "the port is missing"), (":", "the host is missing"),
+    (":3141", "the host is missing"), ("", "give HOST:PORT"),
+    ("localhost:99999", "only listens on ports 1024-49151"),
+    ("localhost:80", "only listens on ports 1024-49151"),
+    ("http://localhost:3141", "without a scheme"), ("[::1", "IPv6 address"),
+    ("[::1]:", "the port is missing")])
+def test_bad_addresses_are_sentences_not_defaults(address, words, monkeypatch):
+    monkeypatch.setenv("ECF_PORT", "3141")  # a silent fallback would hide the mistake
+    with pytest.raises(ValueError, match=re.escape(words)):
+        parse_address(address)
+    with pytest.raises(ValueError, match=re.escape(words)):
+        ecfnb.connect(address)
+
+
+def test_an_ipv6_address_reaches_a_real_server():
+    with DemoServer(tasks=3, server_args=("--v6",)) as v6:
+        server = Server(f"[::1]:{v6.port}")
+        assert server.address == f"[::1]:{v6.port}"
+        server.sync()
+        assert [child.name for child in server.children("/")] == ["gen00"]
 
 
 def test_import_without_ecflow_says_how_to_install():

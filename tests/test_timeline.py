@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-import ecfnb.timeline as timeline_module
+import ecfnb._timeline as timeline_module
+from ecfnb import Run, Timeline, parse_log, timeline
 from ecfnb.nodes import STATE_COLOURS
 from ecfnb.server import Server
-from ecfnb.timeline import Run, Timeline, parse_log, timeline
 
 from conftest import wait_for
 

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
+from ecfnb import AbortWatcher
 from ecfnb.demo import DemoServer, free_port
-from ecfnb.watch import AbortWatcher
 from ecfnb.watch_events import AbortEvent
 
 from conftest import get_state, wait_for, worst_foreground_delay

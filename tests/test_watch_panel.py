@@ -202,10 +202,10 @@ def test_ecf_watch_defaults_to_the_connected_server(shell, fresh_demo, capsys):
 
 def test_ecfnb_watch_is_the_panel_function_and_needs_no_ipywidgets_to_import():
     import ecfnb
-    import ecfnb.watch  # noqa: F401 - the AbortWatcher module must not replace the function
-    from ecfnb.watch import AbortWatcher  # noqa: F401
+    import ecfnb._watch  # noqa: F401 - the AbortWatcher module must not replace the function
+    from ecfnb import AbortWatcher  # noqa: F401
 
     assert callable(ecfnb.watch) and ecfnb.watch.__module__ == "ecfnb"
     assert "watch" in ecfnb.__all__ and ecfnb.WatchPanel is WatchPanel
-    out = error_without_ipywidgets("ecfnb.watch('localhost:1')")
+    out = error_without_ipywidgets("ecfnb.watch('localhost:1025')")
     assert "the watch panel needs ipywidgets" in out

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import ipywidgets as widgets
 
-from ..server import Server, parse_address
+from ..server import Server, resolve
 from .panel import NodePanel
 from .tree import NodeTree, ServerView
 
@@ -79,15 +79,4 @@ def explore(address_or_server: ServerLike | Sequence[ServerLike] = None, path: s
 
 def _server(item: ServerLike) -> Server:
     """A Server, not synced yet: the tree connects each and shows those that fail."""
-    if isinstance(item, Server):
-        return item
-    if item is None:
-        from .. import magics
-
-        if magics.current_server is not None:
-            return magics.current_server
-        return Server(None)
-    host, port = parse_address(item)
-    return Server(host, port)
-
-
+    return resolve(item, sync=False)

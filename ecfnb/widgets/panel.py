@@ -15,6 +15,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from .._states import TASK_KINDS
 from ..actions import ACTIONS, actions_for, run_action
 from ..errors import EcfnbError
 from ..fsmap import FileSystemMap
@@ -155,7 +156,7 @@ class NodePanel(widgets.VBox):
                 return
             page = self.pages[tab]
             info = self.info
-            if tab in TASK_ONLY and info.kind not in ("task", "alias"):
+            if tab in TASK_ONLY and info.kind not in TASK_KINDS:
                 page.value = tree_html.message(f"a {info.kind} has no {tab.lower()} here: "
                                                f"select a task", ok=True)
                 return

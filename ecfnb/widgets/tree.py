@@ -34,8 +34,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("the explorer needs ipywidgets and anywidget: pip install 'ecfnb[lab]'"
                       ) from exc
 
+from .._states import STATE_COLOURS
 from ..errors import EcfnbError, ServerUnreachable
-from ..nodes import STATE_COLOURS, NodeInfo, info_from_json
+from ..nodes import NodeInfo, info_from_json
 from ..server import Server, normalise_path
 from . import tree_html
 from .server_view import ServerView

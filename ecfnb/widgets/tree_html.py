@@ -11,13 +11,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from html import escape
 
-from ..nodes import STATE_COLOURS, Attribute, NodeInfo, Variable
+from .._states import CONNECTION_COLOURS, state_colour
+from ..nodes import Attribute, NodeInfo, Variable
 from ..reprs import node_html, output_lines_html, state_chip
 from .watch_html import clock
 
 MARK_CHARS = 48  # a label longer than this is cut in the tree (the panel shows it whole)
-STATUS_COLOURS = {"connected": "#2e7d32", "disconnected": "#e65100", "error": "#b71c1c",
-                  "connecting": "#757575", "paused": "#6a1b9a", "stopped": "#757575"}
 
 EXPLORER_CSS = """<style>
 .ecfnb-node { color: #000; padding: 0 4px; border-radius: 2px; border: 1px solid #999; }
@@ -39,7 +38,7 @@ EXPLORER_CSS = """<style>
 def node_label(info: NodeInfo) -> str:
     """A tree node: the name on its state colour (as ecflow_ui draws it), then labels and
     meters. ``data-ecf-path`` lets tests and scripts find a node in the page."""
-    colour = STATE_COLOURS.get(info.state, STATE_COLOURS["unknown"])
+    colour = state_colour(info.state)
     name = (f'<span class="ecfnb-node ecfnb-state-{escape(info.state)}" '
             f'data-ecf-path="{escape(info.path)}" title="{escape(info.path)} '
             f'({escape(info.state)})" style="background:{colour}">{escape(info.name)}</span>')
@@ -63,7 +62,7 @@ def server_label(address: str, state: str, status: str, message: str = "") -> st
     if status in ("disconnected", "error", "connecting"):
         reason = f": {message}" if message else ""
         return text + (f'<span class="ecfnb-server-{status}" style="color:'
-                       f'{STATUS_COLOURS[status]}">({escape(status + reason)})</span>')
+                       f'{CONNECTION_COLOURS[status]}">({escape(status + reason)})</span>')
     return text + state_chip(state)
 
 
@@ -75,7 +74,7 @@ def status_line(rows: Iterable[tuple[str, str, str, datetime | None, float, bool
     """One line per server: address, connection state, last sync, refresh interval."""
     lines = []
     for address, status, message, last_sync, interval, paused in rows:
-        colour = STATUS_COLOURS.get(status, "#757575")
+        colour = CONNECTION_COLOURS.get(status, "#757575")
         detail = f" ({escape(message)})" if message and status != "connected" else ""
         live = "paused" if paused else f"every {interval:g} s"
         lines.append(f'<span class="ecfnb-status-{escape(status)}"><code>{escape(address)}'

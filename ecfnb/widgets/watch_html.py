@@ -11,11 +11,9 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from .._states import CONNECTION_COLOURS
 from ..reprs import output_lines_html, state_chip
 from ..watch_events import AbortEvent, Event
-
-STATUS_COLOURS = {"connected": "#2e7d32", "disconnected": "#e65100", "starting": "#757575",
-                  "stopped": "#757575"}
 
 #: Styles for the classes the panel gives its widgets; one <style> per panel.
 PANEL_CSS = """<style>
@@ -71,7 +69,7 @@ def alert_html(event: AbortEvent, more: int = 0) -> str:
 def status_html(watcher: Any) -> str:
     """Connection state, address, paths, last poll and poll count of an AbortWatcher."""
     state = str(watcher.status)
-    colour = STATUS_COLOURS.get(state, "#757575")
+    colour = CONNECTION_COLOURS.get(state, "#757575")
     aborts = sum(isinstance(e, AbortEvent) for e in list(watcher.events))
     paths = " ".join(watcher.paths) or "/"
     message = f": {escape(watcher.message)}" if watcher.message else ""

@@ -17,10 +17,10 @@ try:
     import ipywidgets as widgets
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("the watch panel needs ipywidgets: pip install 'ecfnb[lab]' (without "
-                      "a notebook, use AbortWatcher from ecfnb.watch)") from exc
+                      "a notebook, use ecfnb.AbortWatcher)") from exc
 
+from .._watch import AbortWatcher
 from ..server import Server
-from ..watch import AbortWatcher
 from ..watch_events import AbortEvent, Event
 from . import watch_html
 

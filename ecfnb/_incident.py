@@ -12,21 +12,21 @@ from __future__ import annotations
 import base64
 import html
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from ._serverlog import LogClock, mentions, parse_line
+from ._states import TASK_KINDS
 from .errors import EcfnbError
 from .fsmap import FileSystemMap
 from .reprs import output_lines_html, state_chip
-from .server import Server, connect, parse_address
+from .server import Server, resolve
 
 KEY_VARIABLES = ("ECF_JOB", "ECF_JOBOUT", "ECF_SCRIPT", "ECF_TRYNO", "ECF_TRIES", "ECF_RID",
                  "ECF_JOB_CMD", "ECF_KILL_CMD", "ECF_HOST", "ECF_PORT", "ECF_HOME",
                  "ECF_OUT", "SCHOST", "QUEUE", "ACCOUNT")
-LOG_LINE = re.compile(rb"^\w+:\[(\d\d:\d\d:\d\d \d\d\.\d\d\.\d{4})\]")
 
 
 @dataclass
@@ -51,6 +51,8 @@ class IncidentRecord:
     made: datetime
     timeline_png: bytes | None = field(default=None, repr=False)
     timeline_note: str = ""
+    #: How the server log's stamps were read (its zone, and how that was known).
+    log_clock: str = ""
 
     # -- displays ------------------------------------------------------------------
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
@@ -159,38 +161,36 @@ def _when(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else "unknown"
 
 
-def _server(server: Server | str | None) -> Server:
-    if isinstance(server, Server):
-        server.sync()
-        return server
-    if server is None:
-        return connect()
-    host, port = parse_address(server)
-    return connect(host, port)
-
-
 def incident(path: str, server: Server | str | None = None, lines: int = 200,
-             variables: tuple[str, ...] = (), hours: float = 6.0) -> IncidentRecord:
+             variables: tuple[str, ...] = (), hours: float = 6.0,
+             tz: Any = None) -> IncidentRecord:
     """Gather the record of ``path``: state, reason, expressions, why, key variables
     (plus ``variables``), labels/meters/events, the last ``lines`` of job output, the
-    server log lines of the last ``hours`` for it, and a timeline of runs around it.
-    ``server``: a Server, "host:port", or None for the notebook's current server
-    (``%ecf_connect``), else ECF_HOST/ECF_PORT."""
-    srv = _server(server)
+    server log lines about it from ``hours`` before its last state change on, and a
+    timeline of the runs of its family over that time. ``server``: a Server,
+    "host:port", or None for the notebook's current server (``%ecf_connect``), else
+    ECF_HOST/ECF_PORT. ``tz``: the server log's zone when ecfnb should not detect it
+    (see ``Server.log_clock``); every time in the record is UTC."""
+    srv = resolve(server)
     info = srv.node(path)
     fsmap = FileSystemMap(srv)
-    if info.kind in ("task", "alias"):
+    if info.kind in TASK_KINDS:
         out_path = fsmap.path_of(info.path, "jobout")
         tail = fsmap.tail(out_path, lines).decode("utf-8", errors="replace")
         local = fsmap.local_path(out_path)
-        source = f"from {local}" if local else "the server's copy"
+        source = f"try {info.try_no}, from {local}" if local else \
+            f"try {info.try_no}, the server's copy"
     else:
         tail, source = f"(a {info.kind} has no job output)", "none"
     wanted = tuple(KEY_VARIABLES) + tuple(variables)
     seen = {v.name: v.value for v in reversed(info.variables)}
     chosen = {name: seen[name] for name in wanted if name in seen}
     made = datetime.now(timezone.utc)
-    png, note = _timeline_png(srv, info.path, made - timedelta(hours=hours))
+    clock = LogClock.of(tz) or srv.log_clock()
+    # The window is anchored on the node's own state change (the server's clock), not on
+    # this machine's: what happened around the incident, whatever the clocks say.
+    start = (info.since or made) - timedelta(hours=hours)
+    png, note = _timeline_png(srv, info.path, start, clock)
     return IncidentRecord(
         server=srv.address, version=srv.info().version, path=info.path, kind=info.kind,
         state=info.state, since=info.since, try_no=info.try_no, reason=info.aborted_reason,
@@ -200,40 +200,39 @@ def incident(path: str, server: Server | str | None = None, lines: int = 200,
         attributes=[(a.kind, a.name, a.value) for a in info.attributes
                     if a.kind in ("label", "meter", "event")],
         output_tail=tail, output_source=source,
-        log_lines=node_log_lines(srv, info.path, made - timedelta(hours=hours)),
-        made=made, timeline_png=png, timeline_note=note)
+        log_lines=node_log_lines(srv, info.path, start, clock=clock),
+        made=made, timeline_png=png, timeline_note=note, log_clock=clock.describe())
 
 
 def node_log_lines(server: Server, path: str, since: datetime, max_lines: int = 20000,
-                   keep: int = 200) -> list[str]:
-    """The server log lines that name ``path`` (or a node below it) since ``since``."""
-    raw = server.client_text("--log=get", str(max_lines))
-    needle = path.encode()
+                   keep: int = 200, clock: LogClock | None = None) -> list[str]:
+    """The server log lines that name ``path`` (or a node below it) since ``since``,
+    each led by its time in UTC (the log's own stamp, in the server's zone, follows)."""
+    clock = clock or server.log_clock()
     found: list[str] = []
-    for line in raw.splitlines():
-        if needle not in line:
+    for raw in server.log_tail(max_lines).splitlines():
+        if not mentions(raw, path):
             continue
-        stamp = LOG_LINE.match(line)
-        if stamp:
-            when = datetime.strptime(stamp.group(1).decode(), "%H:%M:%S %d.%m.%Y")
-            if when.replace(tzinfo=timezone.utc) < since:
-                continue
-        end = line.find(needle) + len(needle)
-        if end < len(line) and line[end:end + 1] not in b" \t/:":
-            continue  # /s/task10 is not /s/task1
-        found.append(line.decode("utf-8", errors="replace"))
+        line = parse_line(raw)
+        if line is None:
+            continue
+        when = clock.to_utc(line.local)
+        if when < since:
+            continue
+        found.append(f"{when:%Y-%m-%d %H:%M:%S} UTC | {line.raw.decode('utf-8', 'replace')}")
     return found[-keep:]
 
 
-def _timeline_png(server: Server, path: str, since: datetime) -> tuple[bytes | None, str]:
+def _timeline_png(server: Server, path: str, since: datetime, clock: LogClock
+                  ) -> tuple[bytes | None, str]:
     """The runs of the node's family around the incident, or why there is no picture."""
     try:
-        from .timeline import timeline
+        from ._timeline import timeline
     except ImportError as exc:  # matplotlib missing
         return None, f"no timeline: {exc}"
     parent = path.rpartition("/")[0] or "/"
     try:
-        chart = timeline(server, path=parent, since=since)
+        chart = timeline(server, path=parent, since=since, tz=clock)
         if not chart.runs:
             return None, f"no runs under {parent} in the server log since {_when(since)}"
         return chart.png(highlight=path), ""

@@ -1,14 +1,17 @@
 """Task runs read from the ecFlow server log, and a Gantt chart of them.
 
 The node tree keeps one state-change time per node; only the server log keeps every
-transition. ecFlow 5.9 writes (times in UTC, the server's "universal time")::
+transition. ecFlow writes (``_serverlog`` reads the format: the server's local time,
+day and month not zero-padded by 5.9)::
 
-    LOG:[14:48:57 27.11.2026]  submitted: /demo/forecast/post job_size:1090
-    LOG:[14:48:58 27.11.2026]  active: /demo/forecast/post
-    LOG:[14:48:58 27.11.2026]  aborted: /demo/forecast/post try-no: 1 reason: exit 1
-    LOG:[14:48:58 27.11.2026]  aborted: /demo/forecast          <- parents: no try-no
-    LOG:[14:49:04 27.11.2026]  queued: /demo/forecast/post      <- --requeue
-    MSG:[14:48:54 27.11.2026] --news=0 107 5 :root@vm [...]     <- most lines
+    LOG:[14:48:57 1.12.2026]  submitted: /demo/forecast/post job_size:1090
+    LOG:[14:48:58 1.12.2026]  active: /demo/forecast/post
+    LOG:[14:48:58 1.12.2026]  aborted: /demo/forecast/post try-no: 1 reason: exit 1
+    LOG:[14:48:58 1.12.2026]  aborted: /demo/forecast          <- parents: no try-no
+    LOG:[14:49:04 1.12.2026]  queued: /demo/forecast/post      <- --requeue
+    MSG:[14:48:54 1.12.2026] --news=0 107 5 :root@vm [...]     <- most lines
+
+Every time in a Run is UTC: the stamps go through the server's ``LogClock``.
 
 Only a job submission carries ``job_size:`` and only a task's abort ``try-no:``: that
 tells tasks from families. An ECF_TRIES retry is ``aborted ... try-no: N`` then
@@ -26,21 +29,19 @@ import io
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from .nodes import STATE_COLOURS
+from ._serverlog import STATE_LINE, LogClock, naive_stamp
+from ._states import state_colour
+from .server import normalise_path
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from .server import Server
 
-_STATE = re.compile(
-    rb"LOG:\[(\d\d:\d\d:\d\d \d\d\.\d\d\.\d{4})\]\s+"
-    rb"(submitted|active|complete|aborted|queued|unknown): (\S+)(?=\s)"
-    rb"(?: job_size:(\d+))?(?: try-no: (\d+))?(?: reason:(.*))?")
 _OUTCOMES = {name.encode(): name for name in ("complete", "aborted", "queued", "unknown")}
 _LEGEND = ("submitted", "active", "complete", "aborted", "queued", "resubmitted", "unknown")
 #: Rows a figure shows at most: beyond that labels stop being readable.
@@ -82,15 +83,17 @@ class _RunBuilder:
     """The state machine behind ``parse_log``, fed with state lines only. Keyed by a
     path's raw bytes: a path is decoded once, when its run is made."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: LogClock) -> None:
+        self.clock = clock
         self.open: dict[bytes, Run] = {}
         self.done: list[Run] = []
         self.tries: dict[bytes, int] = {}  # the log's tasks -> submissions since requeue
         self.families: set[bytes] = set()  # submitted without a job
-        self._stamp, self._when = b"", datetime.min
+        self._stamp: tuple = ()
+        self._when = datetime.min
 
     def handle(self, found: re.Match[bytes]) -> None:
-        stamp, state, raw, job, try_no, reason = found.groups()
+        *stamp, state, raw, job, try_no, reason = found.groups()
         run = self.open.get(raw)
         if state == b"submitted":
             if job is None and raw not in self.tries:
@@ -102,7 +105,7 @@ class _RunBuilder:
             return  # about half the state lines: parents following a child
         if stamp != self._stamp:  # consecutive lines mostly share their second
             try:
-                self._when = _parse_stamp(stamp)
+                self._when = self.clock.to_utc(naive_stamp(*stamp))
             except ValueError:  # a damaged line (minute 61...): skip it, not the log
                 return
             self._stamp = stamp
@@ -150,19 +153,14 @@ class _RunBuilder:
         return runs
 
 
-def _parse_stamp(stamp: bytes) -> datetime:
-    """``HH:MM:SS DD.MM.YYYY`` as a UTC datetime (the server logs universal time)."""
-    return datetime(int(stamp[15:19]), int(stamp[12:14]), int(stamp[9:11]), int(stamp[0:2]),
-                    int(stamp[3:5]), int(stamp[6:8]), tzinfo=timezone.utc)
-
-
-def parse_log(lines: Iterable[bytes]) -> list[Run]:
+def parse_log(lines: Iterable[bytes], clock: LogClock | Any = None) -> list[Run]:
     """Task runs from server log lines, in one streaming pass. ``lines`` keep their line
     ends, as iterating a binary file gives them: a path must end in whitespace, so the
     line the server is still writing, cut inside its path, is not a false run. Lines
-    that are not state changes cost a prefix test."""
-    builder = _RunBuilder()
-    match, handle = _STATE.match, builder.handle
+    that are not state changes cost a prefix test. ``clock``: the server's log zone
+    (``LogClock``, a zone name, hours...; default UTC); every Run time is UTC."""
+    builder = _RunBuilder(LogClock.of(clock) or LogClock())
+    match, handle = STATE_LINE.match, builder.handle
     for line in lines:
         if line.startswith(b"LOG:"):
             found = match(line)
@@ -179,11 +177,9 @@ def _log_source(server: Server | None, log_file: str | os.PathLike | None,
     if name is None:
         if server is None:
             raise ValueError("timeline() needs a server or a log_file")
-        name = server.node("/").variable("ECF_LOG") or ""
-        if name and not os.path.isabs(name):
-            name = os.path.join(server.info().home, name)
-        if not (name and os.path.isfile(name) and os.access(name, os.R_OK)):
-            text = server.client_text("--log=get", str(int(max_lines)))
+        name = server.log_file()
+        if name is None:
+            text = server.log_tail(max_lines)
             return io.BytesIO(text), f"{server.address} (last {max_lines} log lines)"
     return open(name, "rb"), os.fspath(name)  # read and closed by timeline()
 
@@ -194,23 +190,29 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 def timeline(server: Server | None, path: str = "/", since: datetime | None = None,
              until: datetime | None = None, log_file: str | os.PathLike | None = None,
-             max_lines: int = 100000) -> Timeline:
+             max_lines: int = 100000, tz: Any = None) -> Timeline:
     """The runs of tasks under ``path`` that overlap [since, until] (naive = UTC).
 
     The log comes from ``log_file``, else the server's ECF_LOG when readable on this
     machine, else the last ``max_lines`` lines the server sends (older runs are missing
-    then, and a run whose submission is cut off starts at its first line shown)."""
-    path = "/" + "/".join(part for part in path.split("/") if part)
+    then, and a run whose submission is cut off starts at its first line shown).
+    Its stamps are the server's local time: ``tz`` gives the zone (a name like
+    'Asia/Tokyo', hours, a timedelta); by default the server's ``log_clock()`` (given,
+    else detected), UTC for a bare ``log_file``. Every time in the result is UTC."""
+    path = normalise_path(path)
     since, until = _utc(since), _utc(until)
+    clock = LogClock.of(tz)
+    if clock is None:
+        clock = server.log_clock() if server is not None else LogClock()
     log, source = _log_source(server, log_file, max_lines)
     with log:
-        parsed = parse_log(log)
+        parsed = parse_log(log, clock)
     prefix = path.rstrip("/") + "/"
     runs = [run for run in parsed
             if (path == "/" or run.path == path or run.path.startswith(prefix))
             and (until is None or run.start <= until)
             and (since is None or run.end is None or run.end >= since)]
-    return Timeline(runs, path, source, since, until)
+    return Timeline(runs, path, source, since, until, clock)
 
 
 @dataclass
@@ -223,6 +225,7 @@ class Timeline:
     source: str = ""
     since: datetime | None = None
     until: datetime | None = None
+    clock: LogClock = field(default_factory=LogClock)
 
     def __repr__(self) -> str:
         tasks = len({run.path for run in self.runs})
@@ -305,7 +308,7 @@ class Timeline:
         locator = dates.AutoDateLocator(tz=timezone.utc)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator, tz=timezone.utc))
-        ax.set_xlabel("time (UTC)", fontsize=8)
+        ax.set_xlabel(f"time (UTC; server log clock {self.clock.describe()})", fontsize=8)
         ax.grid(axis="x", linewidth=0.3)
 
     def png(self, **figure_kwargs: Any) -> bytes:
@@ -336,7 +339,7 @@ def _draw_bars(ax: Any, runs: list[Run], row_of: dict[str, int], now: datetime,
     for state in sorted(segments, key=_LEGEND.index):
         rows, lefts, rights = zip(*segments[state], strict=True)
         widths = [max(b - a, min_width) for a, b in zip(lefts, rights, strict=True)]
-        colour = STATE_COLOURS.get(state, STATE_COLOURS["unknown"])  # 'rgb(r,g,b)'
+        colour = state_colour(state)  # 'rgb(r,g,b)'
         rgb = tuple(int(part) / 255 for part in colour[4:-1].split(","))
         ax.barh(rows, widths, left=lefts, height=0.6, color=rgb, edgecolor="0.35",
                 linewidth=0.3, label=state)

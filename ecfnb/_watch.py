@@ -15,8 +15,9 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from .child import JsonLinesChild, safely, stop_all
@@ -66,6 +67,10 @@ class AbortWatcher:
         self.status = "stopped"
         self.message = ""
         self.last_poll: datetime | None = None
+        #: When ``start()`` was called: aborts after it are reported, earlier ones are
+        #: the existing ones (``include_existing``).
+        self.started: datetime | None = None
+        self._marker = ""
         self.polls = 0
         self.last_poll_requests = 0
         self._listeners: list[Callable[[str, Any], None]] = []
@@ -84,6 +89,8 @@ class AbortWatcher:
         cmd = [sys.executable, "-m", "ecfnb.watch_poller", self.address, *self.paths,
                "--interval", str(self.interval), "--lines", str(self.lines),
                "--parent-pid", str(os.getpid())]
+        if self.started is not None:
+            cmd += ["--since", self.started.isoformat(), "--marker", self._marker]
         if self.include_existing or once:
             cmd.append("--include-existing")
         if self.active_threshold:
@@ -98,6 +105,17 @@ class AbortWatcher:
         """Start polling in a child process; returns at once."""
         if self.running:
             return self
+        # The baseline: later aborts are new. A line in the server log marks it in the
+        # log's own order (the polling process needs a second to start); the time
+        # serves where the marker cannot be found.
+        self.started = datetime.now(timezone.utc)
+        self._marker = f"ecfnb watcher started {uuid.uuid4().hex[:12]}"
+        try:
+            marking = Server(self.address).mark_log(self._marker)
+        except (OSError, ValueError):
+            marking = None
+        if marking is not None:
+            threading.Thread(target=marking.wait, daemon=True).start()  # reaped, not awaited
         self._set_status("starting", "")
         self._child = JsonLinesChild(self._command(once=False), self._handle,
                                      on_exit=self._child_ended,
