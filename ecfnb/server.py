@@ -82,6 +82,8 @@ class ServerInfo:
     suites: tuple[str, ...]
     last_sync: datetime | None
     variables: dict[str, str] = field(default_factory=dict)
+    #: 'running', 'halted' or 'shutdown' (``state`` is the nodes' combined state).
+    server_state: str = "unknown"
 
 
 #: ecflow_server refuses any other port (``ecflow_server --help``: "Allowed range 1024-49151").
@@ -533,7 +535,7 @@ class Server:
         variables = {v.name: v.value for v in root.variables}
         return ServerInfo(self.address, version, root.state, variables.get("ECF_PID", ""),
                           variables.get("ECF_HOME", ""), root.child_names, self.last_sync,
-                          variables)
+                          variables, root.own_state)
 
     def zombies(self) -> list[Zombie]:
         """The server's zombies now (one request)."""

@@ -65,8 +65,9 @@ class ZombieEvent:
     kind: str = "zombie"
 
     def text(self) -> str:
-        return (f"ZOMBIE {self.path} on {self.server}: {self.zombie_type} zombie, try {self.try_no}, "
-                f"pid {self.pid}: {self.explanation} ({self.time:%H:%M:%S} UTC)\n")
+        return (f"ZOMBIE {self.path} on {self.server}: {self.zombie_type} zombie, try "
+                f"{self.try_no}, pid {self.pid}: {self.explanation} "
+                f"({self.time:%H:%M:%S} UTC)\n")
 
 
 Event = AbortEvent | LateEvent | ZombieEvent

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ecfnb.actions import ACTIONS, actions_for, check_action, run_action
+from ecfnb.actions import ACTIONS, actions_for, available_actions, check_action, run_action
 from ecfnb.demo import DemoServer, free_port
 from ecfnb.errors import AccessDenied, NodeNotFound, ServerUnreachable
 from ecfnb.server import Server
@@ -73,13 +73,19 @@ def state(server: DemoServer | Server, path: str) -> str:
 
 
 # -- the menu --------------------------------------------------------------------------------
+NODE_ACTIONS = ["requeue", "rerun", "suspend", "resume", "complete", "kill"]
+SERVER_ACTIONS = ["restart", "shutdown", "halt", "checkpoint"]
+
+
 def test_menu_order_kinds_and_commands():
-    assert list(ACTIONS) == ["requeue", "rerun", "suspend", "resume", "complete", "kill"]
-    assert [a.name for a in actions_for("task")] == list(ACTIONS)
+    assert list(ACTIONS) == NODE_ACTIONS + SERVER_ACTIONS
+    assert [a.name for a in actions_for("task")] == NODE_ACTIONS
     assert [a.name for a in actions_for("family")] == ["requeue", "suspend", "resume", "kill"]
-    assert actions_for("server") == ()
+    assert [a.name for a in actions_for("alias")] == ["suspend", "resume", "complete", "kill"]
+    assert [a.name for a in actions_for("server")] == SERVER_ACTIONS
     assert ACTIONS["requeue"].command("demo/x/") == ("--requeue=force", "/demo/x")
     assert ACTIONS["rerun"].command("/demo/x") == ("--force=queued", "/demo/x")
+    assert ACTIONS["halt"].command("/") == ("--halt=yes",)
     assert ACTIONS["complete"].label == "Set complete"
     assert ACTIONS["kill"].confirmation("/demo/x").startswith("Kill /demo/x? The server")
     with pytest.raises(TypeError):
@@ -91,9 +97,29 @@ def test_menu_order_kinds_and_commands():
         check_action("rerun", "family")
 
 
+def test_enabled_as_ecflow_ui_enables_them_for_kind_and_state(server):
+    """ecflowview_menus.json: Resume only on suspended nodes, Kill only where a job runs,
+    Requeue and Rerun not while a job runs, Set complete not on a complete task."""
+    expected = {
+        POST: {"requeue", "rerun", "suspend", "complete"},  # aborted task
+        PROGRESS: {"suspend", "complete", "kill"},  # active task
+        REPORT: {"requeue", "rerun", "suspend", "complete"},  # queued task
+        "/demo/archive": {"requeue", "resume", "kill"},  # suspended family (ecflow_ui)
+        "/demo/prepare": {"requeue", "suspend"},  # complete family
+        "/": {"shutdown", "halt", "checkpoint"},  # a running server
+    }
+    states = get_state(server.port)
+    assert states[POST][1] == "aborted" and states[PROGRESS][1] == "active"
+    assert states[REPORT][1] == "queued" and states["/demo/archive"][1] == "suspended"
+    for path, names in expected.items():
+        assert available_actions(server.node(path, detail=False)) == names, path
+
+
 def test_unknown_action_bad_path_and_wrong_kind(server):
     with pytest.raises(ValueError, match="use one of requeue, rerun, suspend, resume, "
-                                         "complete, kill"):
+                                         "complete, kill, restart"):
+        run_action(server, "begin", POST)
+    with pytest.raises(ValueError, match="Restart server does not apply to a task"):
         run_action(server, "restart", POST)
     with pytest.raises(NodeNotFound, match="/demo/nope"):
         run_action(server, "requeue", "/demo/nope")

@@ -180,22 +180,23 @@ def test_panel_tabs_read_through_the_map(demo, server, fsmap):
     try:
         panel = explorer.panel
         assert "aborted" in panel.header.value and "try 1" in panel.header.value
-        panel.tabs.selected_index = 4  # Output, as a click on the tab does
+        panel.tabs.selected_index = panel.tab_names.index("Output")  # as a click does
         output = fsmap.read(fsmap.path_of(POST, "jobout")).decode()
         last = output.strip().splitlines()[-1]
         assert html.escape(last) in panel.pages["Output"].value
         assert 'class="ecfnb-errline"' in panel.pages["Output"].value
         panel.search.value = "missing"
         assert 'class="ecfnb-hit"' in panel.pages["Output"].value
-        panel.tabs.selected_index = 0
+        panel.tabs.selected_index = panel.tab_names.index("Attributes")
         assert "trigger model == complete" in panel.pages["Attributes"].value
-        panel.tabs.selected_index = 1
+        panel.tabs.selected_index = panel.tab_names.index("Variables")
         assert "RESOLUTION" in panel.pages["Variables"].value  # inherited from the family
-        panel.tabs.selected_index = 2
+        panel.tabs.selected_index = panel.tab_names.index("Script")
         assert "%include" in html.unescape(re.sub("<[^>]+>", "", panel.pages["Script"].value))
-        explorer.select("/demo/forecast")  # a family: no script, said so
-        assert "has no script" in panel.pages["Script"].value
-        assert panel.buttons["rerun"].disabled and not panel.buttons["suspend"].disabled
+        explorer.select("/demo/forecast")  # a family: no script, job or output tab
+        assert panel.tab_names == ("Attributes", "Variables", "Manual", "Why")
+        assert panel.buttons["rerun"].layout.display == "none"  # a task's entry only
+        assert not panel.buttons["suspend"].disabled and panel.buttons["resume"].disabled
     finally:
         explorer.close()
 

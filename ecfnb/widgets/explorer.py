@@ -30,6 +30,8 @@ class Explorer(widgets.HBox):
         self.tree = NodeTree(servers, interval=interval, on_select=self._selected,
                              **tree_options)  # type: ignore[arg-type]
         self.tree.on_change = self._changed
+        self.tree.on_gone = lambda view, path: (self.panel.node_gone(path)
+                                                 if self.panel.server is view.server else None)
         self.panel.on_action = lambda _path: self.tree.refresh(wait=False)
         self.tree.layout = widgets.Layout(width="440px", min_width="440px", flex="0 0 auto")
         self.panel.layout = widgets.Layout(flex="1 1 auto", min_width="0")
@@ -47,8 +49,10 @@ class Explorer(widgets.HBox):
         self.tree.select(path, server)
 
     def close(self) -> None:
-        self.tree.close()
-        self.panel.close()
+        for part in ("tree", "panel"):  # (ipywidgets' __del__ calls us after a failed init)
+            widget = getattr(self, part, None)
+            if widget is not None:
+                widget.close()
         super().close()
 
     def _selected(self, view: ServerView, path: str) -> None:
@@ -56,7 +60,12 @@ class Explorer(widgets.HBox):
         self.panel.show(view.server, view.fsmap, path)
 
     def _changed(self, view: ServerView, info: object) -> None:
-        if self.panel.server is view.server:
+        """The poller saw the shown node change: the kernel's copy catches up (the
+        panel's tabs read it) before the panel reads its open tab again."""
+        panel_info = self.panel.info
+        if self.panel.server is view.server and panel_info is not None and \
+                getattr(info, "path", None) == panel_info.path:
+            self.tree.catch_up(view)
             self.panel.node_changed(info)  # type: ignore[arg-type]
 
 

@@ -45,6 +45,8 @@ from .tree_controls import TreeControls
 __all__ = ["NodeTree", "ServerView"]
 
 FILTER_STATES = ("aborted", "active", "submitted", "queued", "complete", "suspended")
+#: The owner path of the "N more matches" row of a filtered tree.
+MATCHES = "?matches"
 Selection = Callable[["ServerView", str], Any]
 
 
@@ -64,6 +66,8 @@ class NodeTree(widgets.VBox):
         self.page, self.max_widgets, self.match_limit = page, max_widgets, match_limit
         self.on_select = on_select
         self.on_change: Callable[[ServerView, NodeInfo], Any] | None = None
+        #: Called with (view, path) when a shown node was deleted on the server.
+        self.on_gone: Callable[[ServerView, str], Any] | None = None
         self.created = self.relabels = self.live_widgets = 0
         self._interval, self._paused = float(interval), not live
         self._lock = threading.RLock()
@@ -184,6 +188,7 @@ class NodeTree(widgets.VBox):
             self._query_id += 1
             query = {"states": states, "text": text, "limit": self.match_limit,
                      "id": self._query_id}
+            self._query = query
             for view in self.views:
                 if not view.filtered:
                     view.reopen = sorted(p for p in view.pages if p != "/")
@@ -223,6 +228,7 @@ class NodeTree(widgets.VBox):
         view.widget = Item(tree_html.server_label(view.address, "unknown", "connecting"),
                            [], opened=True)
         self._register(view, "/", view.widget)
+        view.widget.observe(self._on_selected, "selected")  # the server's own row
         view.pages["/"] = self.page
         try:
             view.server.sync()
@@ -396,6 +402,9 @@ class NodeTree(widgets.VBox):
             return
         with self._lock:
             key = id(change["owner"])
+            if key in self._more and self._more[key][1] == MATCHES:
+                self._more_matches()
+                return
             if key in self._more:
                 view, path = self._more[key]
                 view.pages[path] = view.pages.get(path, 0) + self.page
@@ -440,9 +449,28 @@ class NodeTree(widgets.VBox):
         for path, nodes in children.items():
             if path != "/":
                 view.nodes[path].nodes = tuple(nodes)
-        view.widget.nodes = tuple(children.get("/", ()))
+        top = list(children.get("/", ()))
+        if message["total"] > len(message["hits"]):  # more matches: a row that pages on
+            more = Item(tree_html.more_label(message["total"] - len(message["hits"]),
+                                             "matches"), [], opened=False)
+            more.observe(self._on_selected, "selected")
+            self._more[id(more)] = (view, MATCHES)
+            self.live_widgets += 1
+            top.append(more)
+        view.widget.nodes = tuple(top)
         view.matches = (len(message["hits"]), message["total"])
         view.tell()
+
+    def _more_matches(self) -> None:
+        """The "N more matches" row: the filter again, a page more of matches."""
+        query = dict(getattr(self, "_query", None) or {})
+        if not query:
+            return
+        self._query_id += 1
+        query["limit"] = int(query.get("limit", self.match_limit)) + self.match_limit
+        query["id"] = self._query_id
+        self._query = query
+        self._send_all({"filter": query, "shown": ["/"], "opened": {}})
 
     # -- messages from the poller -----------------------------------------------------------
     def _on_message(self, view: ServerView, message: dict) -> None:
@@ -459,14 +487,19 @@ class NodeTree(widgets.VBox):
                 if info.path == "/":
                     view.state = info.state
                     self._relabel_root(view)
+                    if self.on_change is not None:
+                        self.on_change(view, info)
                 elif not (view.filtered and info.path not in view.nodes):
                     self._relabel(view, info)
-            elif kind == "gone" and message["path"] in view.nodes:
-                widget = view.nodes[message["path"]]
-                parent = self._parent_widget(view, message["path"])
-                if parent is not None:
-                    self._replace_children(parent, tuple(w for w in parent.nodes
-                                                         if w is not widget))
+            elif kind == "gone":
+                if message["path"] in view.nodes:
+                    widget = view.nodes[message["path"]]
+                    parent = self._parent_widget(view, message["path"])
+                    if parent is not None:
+                        self._replace_children(parent, tuple(w for w in parent.nodes
+                                                             if w is not widget))
+                if self.on_gone is not None:
+                    self.on_gone(view, message["path"])
             elif kind == "children" and not view.filtered and message["path"] in view.pages:
                 before = set(view.nodes)
                 self._set_children(view, message["path"],
@@ -491,13 +524,14 @@ class NodeTree(widgets.VBox):
         widget = view.nodes.get(info.path)
         if widget is None:
             return
+        before = view.infos.get(info.path)
         view.infos[info.path] = info
         label = tree_html.node_label(info)
         if widget.name != label:
             widget.name = label
             self.relabels += 1
-            if self.on_change is not None:
-                self.on_change(view, info)
+        if before != info and self.on_change is not None:
+            self.on_change(view, info)  # a new time or try changes no label
         if info.has_children and not widget.nodes and info.path not in view.pages \
                 and not view.filtered:
             widget.nodes = (self._placeholder(),)

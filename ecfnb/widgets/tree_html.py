@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from html import escape
+from typing import Any
 
 from .._states import CONNECTION_COLOURS, state_colour
 from ..nodes import Attribute, NodeInfo, Variable
@@ -24,7 +25,9 @@ EXPLORER_CSS = """<style>
 .ecfnb-more { color: #1565c0; font-style: italic; }
 .ecfnb-panel-text pre { margin: 0; padding: 4px 6px; background: #f8f8f8; border: 1px solid
   #e0e0e0; max-height: 36em; overflow: auto; font-size: 12px; line-height: 1.3;
-  white-space: pre; }
+  white-space: pre-wrap; overflow-wrap: anywhere; max-width: 100%; box-sizing: border-box; }
+.ecfnb-panel, .ecfnb-panel .widget-tab, .ecfnb-panel-text { min-width: 0; max-width: 100%; }
+.ecfnb-panel-confirm .widget-button { flex: 0 0 auto; overflow: visible; }
 .ecfnb-errline { background: #ffebee; color: #b71c1c; font-weight: bold; }
 .ecfnb-hit { background: #fff59d; }
 .ecfnb-vars { border-collapse: collapse; font-size: 12px; }
@@ -66,8 +69,9 @@ def server_label(address: str, state: str, status: str, message: str = "") -> st
     return text + state_chip(state)
 
 
-def more_label(count: int) -> str:
-    return f'<span class="ecfnb-more">… {count} more (click to show)</span>'
+def more_label(count: int, what: str = "") -> str:
+    what = f" {what}" if what else ""
+    return f'<span class="ecfnb-more">… {count} more{what} (click to show)</span>'
 
 
 def status_line(rows: Iterable[tuple[str, str, str, datetime | None, float, bool]]) -> str:
@@ -104,14 +108,41 @@ def script_block(text: str, kind: str) -> str:
     return f'<pre class="ecfnb-text-{escape(kind)}">{body}</pre>'
 
 
-def output_block(text: str, search: str = "") -> str:
-    """Job output: escaped lines, error lines marked, lines containing ``search`` marked."""
-    body = output_lines_html(text, highlight='class="ecfnb-errline"')
+def output_lines(text: str, search: str = "") -> list[str]:
+    """Job output as HTML lines: escaped, error lines marked, lines containing ``search``
+    marked (the Output tab sends these, and appends more as a job writes them)."""
+    if not text:
+        return []
+    lines = output_lines_html(text, highlight='class="ecfnb-errline"').split("\n")
     if search:
         needle = escape(search)
-        body = "\n".join(f'<span class="ecfnb-hit">{line}</span>' if needle in line else line
-                         for line in body.split("\n"))
-    return f'<pre class="ecfnb-text-output">{body}</pre>'
+        lines = [f'<span class="ecfnb-hit">{line}</span>' if needle in line else line
+                 for line in lines]
+    return lines
+
+
+def output_block(text: str, search: str = "") -> str:
+    """Job output as one ``<pre>`` (see ``output_lines``)."""
+    return '<pre class="ecfnb-text-output">' + "\n".join(output_lines(text, search)) + "</pre>"
+
+
+#: What an empty Manual or Why tab says, instead of a blank page.
+EMPTY = {"Manual": "{path} has no manual: write one in its script between %manual and "
+                   "%end, or in a .man file beside it",
+         "Why": "ecFlow gives no reason why {path} is held: nothing holds it now"}
+
+
+def server_summary(info: Any, stats: str, clock: str) -> str:
+    """The server's row in the panel: version, state, suites, log clock, statistics."""
+    suites = ", ".join(escape(name) for name in info.suites) or "none"
+    rows = [("server", f"<code>{escape(info.address)}</code>"),
+            ("ecFlow", escape(info.version)), ("state", state_chip(info.state)),
+            ("server state", escape(info.server_state)),
+            ("suites", suites), ("ECF_HOME", f"<code>{escape(info.home)}</code>"),
+            ("log times", escape(clock))]
+    table = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows)
+    return (f'<table class="ecfnb-vars ecfnb-server-summary">{table}</table>'
+            f'<details><summary>statistics</summary>{text_block(stats, "stats")}</details>')
 
 
 def variables_table(variables: Iterable[Variable]) -> str:
