@@ -19,6 +19,7 @@ from typing import Any
 
 from ._serverlog import LogClock, mentions, parse_line
 from ._states import TASK_KINDS
+from ._text import md_code, md_fence, md_text, printable
 from .errors import EcfnbError
 from .fsmap import FileSystemMap
 from .reprs import output_lines_html, state_chip
@@ -105,34 +106,43 @@ class IncidentRecord:
             f"<h4>Timeline</h4>{picture}</div>"])
 
     def to_markdown(self, image: str | None = None) -> str:
-        """Markdown; ``image`` is the timeline picture's file name when saved beside it."""
-        def cell(text: str) -> str:
-            return text.replace("|", "\\|").replace("\n", " ")
+        """Markdown; ``image`` is the timeline picture's file name when saved beside it.
+        Server text is escaped as the HTML is: code spans and fences longer than any
+        backtick run inside them, plain text with HTML and Markdown escaped, so that a
+        label cannot break out into markup (``_text``)."""
+        def cell(text: str) -> str:  # in a table: | would end the cell
+            return text.replace("|", "\\|")
 
-        lines = [f"### Incident: `{self.path}`", "",
+        def block(text: str) -> list[str]:
+            fence = md_fence(text)
+            return [fence, printable(text.rstrip("\n")), fence]
+
+        lines = [f"### Incident: {md_code(self.path)}", "",
                  f"Recorded {self.made:%Y-%m-%d %H:%M:%S} UTC by ecfnb.", "",
                  "| | |", "|---|---|",
-                 f"| server | `{self.server}` (ecFlow {self.version}) |",
-                 f"| node | `{self.path}` ({self.kind}) |",
-                 f"| state | **{self.state}** since {_when(self.since)} |",
+                 f"| server | {cell(md_code(self.server))} (ecFlow {md_text(self.version)}) |",
+                 f"| node | {cell(md_code(self.path))} ({md_text(self.kind)}) |",
+                 f"| state | **{md_text(self.state)}** since {_when(self.since)} |",
                  f"| try | {self.try_no} |",
-                 f"| aborted reason | {cell(self.reason) or '-'} |"]
-        lines += [f"| {kind} | `{cell(text)}` |" for kind, text in self.expressions.items()]
-        lines += ["", "#### Why is it not running?", "", "```", self.why or "-", "```", "",
+                 f"| aborted reason | {cell(md_text(self.reason)) or '-'} |"]
+        if self.log_clock:
+            lines.append(f"| server log clock | {cell(md_text(self.log_clock))} |")
+        lines += [f"| {md_text(kind)} | {cell(md_code(text))} |"
+                  for kind, text in self.expressions.items()]
+        lines += ["", "#### Why is it not running?", "", *block(self.why or "-"), "",
                   "#### Key variables", "", "| variable | value |", "|---|---|"]
-        lines += [f"| `{k}` | `{cell(v)}` |" for k, v in self.variables.items()]
+        lines += [f"| {cell(md_code(k))} | {cell(md_code(v))} |"
+                  for k, v in self.variables.items()]
         lines += ["", "#### Labels, meters, events", ""]
-        lines += [f"- {kind} `{name}`: `{cell(value)}`" for kind, name, value in
-                  self.attributes] or ["none"]
-        fence = "````" if "```" in self.output_tail else "```"
-        lines += ["", f"#### Job output (last lines, {self.output_source})", "", fence,
-                  self.output_tail.rstrip("\n"), fence, "", "#### Server log for this node",
-                  "", "```", "\n".join(self.log_lines) or "(no lines)", "```", "",
-                  "#### Timeline", ""]
+        lines += [f"- {md_text(kind)} {md_code(name)}: {md_code(value)}"
+                  for kind, name, value in self.attributes] or ["none"]
+        lines += ["", f"#### Job output (last lines, {md_text(self.output_source)})", "",
+                  *block(self.output_tail), "", "#### Server log for this node", "",
+                  *block("\n".join(self.log_lines) or "(no lines)"), "", "#### Timeline", ""]
         if image:
-            lines.append(f"![timeline of runs around {self.path}]({image})")
+            lines.append(f"![timeline of runs around {md_text(self.path)}]({image})")
         else:
-            lines.append(self.timeline_note or "(see the saved timeline picture)")
+            lines.append(md_text(self.timeline_note) or "(see the saved timeline picture)")
         return "\n".join(lines) + "\n"
 
     def save(self, filename: str | Path) -> Path:

@@ -33,6 +33,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from ._states import STATE_ABBREV, TASK_KINDS
+from ._text import one_line, printable
 from .errors import FileUnavailable, NodeNotFound
 from .nodes import NodeInfo, parse_time, quoted
 from .server import Server, SyncResult, normalise_path
@@ -381,7 +382,7 @@ class FileSystemMap:
         if role == "state" and target.info:
             return state_text(target.info).encode()
         if role == "why":
-            return (self.server.why(target.node).rstrip("\n") + "\n").encode()
+            return (printable(self.server.why(target.node).rstrip("\n")) + "\n").encode()
         lines = self.output_lines if role == "jobout" else None
         if target.try_no is not None:
             return (f"# ecfnb: the output of try {target.try_no} of {target.node} is not "
@@ -451,10 +452,12 @@ def _status(info: NodeInfo) -> list[tuple[str, str]]:
 
 
 def state_text(info: NodeInfo) -> str:
-    """The one line in a ``C.<sta>`` marker: 'aborted since ... try 1 reason: ...'."""
+    """The one line in a ``C.<sta>`` marker: 'aborted since ... try 1 reason: ...' (an
+    abort reason's control characters shown as ``\\xNN``: ``cat`` must not hand a
+    job's escapes to the terminal)."""
     parts = [info.state] + [f"{key}{':' if key == 'reason' else ''} {value}"
                             for key, value in _status(info)]
-    return " ".join(parts) + "\n"
+    return one_line(" ".join(parts)) + "\n"
 
 
 def attributes_text(info: NodeInfo) -> str:
@@ -466,11 +469,11 @@ def attributes_text(info: NodeInfo) -> str:
     if info.kind == "server":
         lines = [f"defs {info.name}  # " + " ".join(status)]
         lines += [f"  edit {v.name} '{v.value}'" for v in info.variables if v.origin == "own"]
-        return "\n".join(lines) + "\n"
-    definition = list(info.definition) or [f"{info.kind} {info.name}"]
-    lines = [f"{definition[0]}  # " + " ".join(status), *definition[1:]]
-    lines += [f"  # now: {text}" for text in _live_values(info)]
-    return "\n".join(lines) + "\n"
+    else:
+        definition = list(info.definition) or [f"{info.kind} {info.name}"]
+        lines = [f"{definition[0]}  # " + " ".join(status), *definition[1:]]
+        lines += [f"  # now: {text}" for text in _live_values(info)]
+    return "\n".join(one_line(line) for line in lines) + "\n"
 
 
 def _live_values(info: NodeInfo) -> list[str]:

@@ -21,6 +21,7 @@ from typing import Any
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 from fsspec.utils import infer_storage_options, stringify_path
 
+from ._text import to_utf8
 from .fsmap import FileSystemMap
 from .server import Server, normalise_path
 
@@ -49,11 +50,19 @@ class EcflowFileSystem(AbstractFileSystem):
     root_marker = "/"
 
     def __init__(self, host: str | None = None, port: int | str | None = None,
-                 interval: float = 10.0, **kwargs: Any) -> None:
+                 interval: float = 10.0, undecodable: str = "strict", **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if undecodable not in ("strict", "replace"):
+            raise ValueError(f"undecodable must be 'strict' (bytes as they are) or 'replace' "
+                             f"(valid UTF-8 for text editors), not {undecodable!r}")
         self.server = Server(host, port)
         self.fsmap = FileSystemMap(self.server)
         self.interval = interval
+        #: 'replace': whole-file reads (``cat``) return valid UTF-8, each undecodable byte
+        #: a U+FFFD as the explorer shows it. For jupyter-fs, whose editor refuses a file
+        #: that is not UTF-8 ("File Load Error" on a Latin-1 job output); ranged reads
+        #: stay byte-exact.
+        self.undecodable = undecodable
         self._synced_at: float | None = None
 
     def __repr__(self) -> str:
@@ -153,7 +162,10 @@ class EcflowFileSystem(AbstractFileSystem):
             end = max(0, total + end) if end is not None and end < 0 else end
         start = start or 0
         size = -1 if end is None else max(0, end - start)
-        return self.fsmap.read(path, start, size)
+        data = self.fsmap.read(path, start, size)
+        if self.undecodable == "replace" and start == 0 and end is None:
+            return to_utf8(data)
+        return data
 
     def _open(self, path: str, mode: str = "rb", block_size: Any = "default",
               autocommit: bool = True, cache_options: Any = None,

@@ -8,13 +8,14 @@ import smtplib
 from collections.abc import Sequence
 from email.message import EmailMessage
 
+from ._text import one_line
 from .watch_events import Event
 
 
 def event_message(event: Event, to: Sequence[str], sender: str) -> EmailMessage:
     msg = EmailMessage()
     what = {"abort": "aborted", "zombie": "zombie"}.get(event.kind, "late")
-    msg["Subject"] = f"[ecFlow {event.server}] {what}: {event.path}"
+    msg["Subject"] = one_line(f"[ecFlow {event.server}] {what}: {event.path}")
     msg["From"] = sender
     msg["To"] = ", ".join(to)
     msg.set_content(event.text())

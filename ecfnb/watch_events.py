@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from ._text import one_line, printable
+
 
 @dataclass(frozen=True)
 class AbortEvent:
@@ -26,12 +28,13 @@ class AbortEvent:
     kind: str = "abort"
 
     def text(self) -> str:
-        """The block the CLI prints and mails."""
+        """The block the CLI prints and mails: control characters from the reason or the
+        output shown as ``\\xNN``, so that a job cannot drive the reader's terminal."""
         head = (f"ABORTED {self.path} on {self.server}\n"
                 f"  at     {self.time:%Y-%m-%d %H:%M:%S} UTC\n"
                 f"  try    {self.try_no}\n"
-                f"  reason {self.reason or '(none given)'}\n")
-        tail = self.output_tail.rstrip("\n")
+                f"  reason {one_line(self.reason) or '(none given)'}\n")
+        tail = printable(self.output_tail.rstrip("\n"))
         return head + "  output (tail):\n" + "".join(f"    {line}\n" for line in
                                                      tail.split("\n")) if tail else head
 
@@ -47,7 +50,8 @@ class LateEvent:
     kind: str = "late"
 
     def text(self) -> str:
-        return f"LATE {self.path} on {self.server}: {self.why} ({self.time:%H:%M:%S} UTC)\n"
+        return (f"LATE {self.path} on {self.server}: {one_line(self.why)} "
+                f"({self.time:%H:%M:%S} UTC)\n")
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ class ZombieEvent:
 
     def text(self) -> str:
         return (f"ZOMBIE {self.path} on {self.server}: {self.zombie_type} zombie, try "
-                f"{self.try_no}, pid {self.pid}: {self.explanation} "
+                f"{self.try_no}, pid {self.pid}: {one_line(self.explanation)} "
                 f"({self.time:%H:%M:%S} UTC)\n")
 
 
