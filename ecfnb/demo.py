@@ -83,13 +83,17 @@ class DemoServer:
                  tasks: int | None = None, host: str = "localhost",
                  server_args: tuple[str, ...] = (), env: dict[str, str] | None = None,
                  definition: str | None = None,
-                 files: dict[str, str | bytes] | None = None) -> None:
+                 files: dict[str, str | bytes] | None = None,
+                 command_prefix: tuple[str, ...] = ()) -> None:
         self.host = host
         self.port = check_port(port, "port for the demo server") if port else free_port()
         #: Extra ``ecflow_server`` arguments (``--v6``, ``--ecfinterval 2``, ``--ssl``) and
         #: environment (``TZ``, ``LD_PRELOAD`` of faketime ...) for the server process.
         self.server_args = tuple(server_args)
         self.env = dict(env or {})
+        #: Runs the server through another program: ``("faketime", "-f", "@2027-03-05
+        #: 08:00:00")`` gives it (and its jobs) another date.
+        self.command_prefix = tuple(command_prefix)
         self._own_home = home is None
         self.home = Path(home or tempfile.mkdtemp(prefix="ecfnb-demo-")).resolve()
         self.tasks = tasks
@@ -138,7 +142,8 @@ class DemoServer:
         log = open(self.home / "server.stdout", "ab")  # noqa: SIM115 - owned by the process
         # Own session: stop() kills the server and every job it spawned as one group.
         self.process = subprocess.Popen(
-            ["ecflow_server", "--port", str(self.port), *self.server_args], cwd=self.home,
+            [*self.command_prefix, "ecflow_server", "--port", str(self.port),
+             *self.server_args], cwd=self.home,
             env=env,
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, preexec_fn=die_with_parent(signal.SIGKILL))

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="ecflow-server ecflow-client python3-ecflow fuse3 python3-venv chromium"
+APT_PACKAGES="ecflow-server ecflow-client python3-ecflow fuse3 python3-venv chromium faketime openssl"
 SYSTEM_PYTHON=/usr/bin/python3
 VENV=.venv
 
