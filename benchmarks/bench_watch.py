@@ -19,8 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ecfnb import AbortWatcher  # noqa: E402
-from ecfnb.demo import DemoServer  # noqa: E402
+from ecfnb import AbortWatcher, DemoServer  # noqa: E402
 
 
 def cpu_seconds(pid: int) -> float:
@@ -85,27 +84,27 @@ def main() -> None:
         while watcher.polls < 1:
             time.sleep(0.1)
         time.sleep(args.interval * 2)
-        polls0, cpu0 = watcher.polls, cpu_seconds(watcher._proc.pid)
+        polls0, cpu0 = watcher.polls, cpu_seconds(watcher.pid)
         seed_cpu0 = cpu_seconds(seed.pid)
         time.sleep(args.interval * 10)
         idle_polls = watcher.polls - polls0
-        idle_cpu = cpu_seconds(watcher._proc.pid) - cpu0
+        idle_cpu = cpu_seconds(watcher.pid) - cpu0
         seed_idle = cpu_seconds(seed.pid) - seed_cpu0
         print(f"idle: ecfnb {watcher.last_poll_requests} request(s)/poll, "
               f"{idle_cpu / max(1, idle_polls) * 1000:.1f} ms CPU/poll over {idle_polls} polls;"
               f" seed {seed_idle / 10 * 1000:.1f} ms CPU/poll (ratio "
-              f"{seed_idle / 10 / max(1e-9, idle_cpu / max(1, idle_polls)):.0f}x)")
+              f"{seed_idle / 10 / max(1e-9, idle_cpu / max(1, idle_polls)):.0f}x)", flush=True)
         tasks = _quiet_tasks(demo, int(args.seconds) + 10)
         forced: dict[str, float] = {}
         stop = threading.Event()
-        cpu1, seed_cpu1 = cpu_seconds(watcher._proc.pid), cpu_seconds(seed.pid)
+        cpu1, seed_cpu1 = cpu_seconds(watcher.pid), cpu_seconds(seed.pid)
         thread = threading.Thread(target=changer, args=(demo, tasks, stop, forced))
         thread.start()
         time.sleep(args.seconds)
         stop.set()
         thread.join()
         time.sleep(args.interval * 3)
-        cpu = cpu_seconds(watcher._proc.pid) - cpu1
+        cpu = cpu_seconds(watcher.pid) - cpu1
         seed_cpu = cpu_seconds(seed.pid) - seed_cpu1
         watcher.stop()
         seed.kill()

@@ -150,6 +150,11 @@ class AbortWatcher:
     def running(self) -> bool:
         return self._child is not None and self._child.running
 
+    @property
+    def pid(self) -> int | None:
+        """The polling process's pid while it runs (for ``ps``, benchmarks, tests)."""
+        return self._child.pid if self._child is not None else None
+
     def add_listener(self, listener: Callable[[str, Any], None]) -> None:
         """``listener(kind, payload)``: ('status', watcher) or ('event', event). For
         widgets; called from the reader thread."""

@@ -1,0 +1,63 @@
+"""Names that cannot break: after every submodule has been imported, every public name
+is still what it was (no module replaced a function), and every public function can be
+called twice (``ecfnb.incident`` used to become a module at its first call)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import types
+
+import pytest
+
+import ecfnb
+
+
+def import_every_submodule() -> list[str]:
+    names = []
+    for info in pkgutil.walk_packages(ecfnb.__path__, "ecfnb."):
+        if info.name.endswith("__main__"):
+            continue
+        try:
+            importlib.import_module(info.name)
+        except ImportError as exc:  # an optional dependency (mfusepy, ipywidgets)
+            pytest.skip(f"{info.name}: {exc}")
+        names.append(info.name)
+    return names
+
+
+def test_no_submodule_shadows_a_public_name():
+    before = {name: getattr(ecfnb, name) for name in ecfnb.__all__ if name != "__version__"}
+    imported = import_every_submodule()
+    assert "ecfnb._incident" in imported and "ecfnb._watch" in imported
+    for name, value in before.items():
+        after = getattr(ecfnb, name)
+        assert after is value, name
+        assert not isinstance(after, types.ModuleType), name
+    watch_module = importlib.import_module("ecfnb._watch")
+    assert watch_module.AbortWatcher is ecfnb.AbortWatcher  # the module's own name works
+    for name in ecfnb.__all__:
+        if name != "__version__":
+            assert getattr(importlib.import_module("ecfnb"), name) is not None
+
+
+def test_every_public_function_works_twice(demo, tmp_path):
+    import_every_submodule()
+    server = ecfnb.connect(demo.address)
+    for _ in range(2):
+        assert ecfnb.connect(demo.address).node("/demo").kind == "suite"
+        assert ecfnb.resolve(server) is server
+        assert ecfnb.incident("/demo/forecast/post", server).path == "/demo/forecast/post"
+        assert ecfnb.timeline(server, "/demo").runs
+        assert ecfnb.parse_log([]) == []
+        explorer = ecfnb.explore(server, interval=60)
+        explorer.close()
+        panel = ecfnb.watch(server, interval=60)
+        panel.close()
+        from IPython.core.interactiveshell import InteractiveShell
+
+        ecfnb.load_ipython_extension(InteractiveShell.instance())
+    functions = [name for name in ecfnb.__all__
+                 if isinstance(getattr(ecfnb, name), types.FunctionType)]
+    assert set(functions) == {"connect", "resolve", "incident", "timeline", "parse_log",
+                              "explore", "watch", "load_ipython_extension"}
