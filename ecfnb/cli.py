@@ -16,6 +16,7 @@ from pathlib import Path
 from .demo import die_with_parent
 from .errors import EcfnbError
 from .jupyterfs import jupyterfs_config
+from .server import check_port
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -153,6 +154,10 @@ def _mount_commands(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import DemoServer, stop_server
 
+    if args.port is not None:
+        check_port(args.port, "--port")  # before anything starts
+    if not 0 < args.lab_port < 65536:
+        raise ValueError(f"bad --lab-port {args.lab_port}: give a TCP port, 1-65535")
     port = args.port or (None if args.tasks else 3141)
     if args.stop:
         if port is None:

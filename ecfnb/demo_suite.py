@@ -33,14 +33,16 @@ def demo_definition(home: Path, steps: int = 900, step_seconds: int = 2,
                     host: str = "localhost") -> str:
     """The demo suite: real scripts, triggers, a repeat, a time, a limit, a manual, a dot name.
 
-    ``ECF_HOST`` is set on the suite: the server would give jobs its machine's host name,
-    which does not resolve in every container or chroot (then every job's ``--init``
-    fails); the demo's jobs run beside the server and reach it as ``host``."""
+    ``ECFNB_JOB_HOST`` is how the jobs reach the server (``head.h`` exports it as
+    ECF_HOST): the server gives jobs its machine's host name, which does not resolve in
+    every container or chroot (then every job's ``--init`` fails), and a suite's own
+    ECF_HOST does not replace the server's (measured on 5.9.2); the demo's jobs run
+    beside the server and reach it as ``host``."""
     return f"""\
 # ecfnb demo suite: every task runs a real job script from {home}/scripts
 suite {DEMO_SUITE}
   edit ECF_HOME '{home}'
-  edit ECF_HOST '{host}'
+  edit ECFNB_JOB_HOST '{host}'
   edit ECF_FILES '{home}/scripts'
   edit ECF_INCLUDE '{home}/include'
   edit ECF_TRIES '1'

@@ -95,9 +95,9 @@ def start(address: str, mountpoint: str, interval: float = 10.0,
     """Check everything, then mount in a daemon process; return once it is mounted."""
     from .server import Server
 
+    server = Server(address)  # a malformed address is the first thing to say
     check_fuse()
     path = check_mountpoint(mountpoint)
-    server = Server(address)
     server.sync()  # ServerUnreachable now, with its message, rather than in the daemon
     log_path = _log_path(path)
     cmd = [sys.executable, "-m", "ecfnb", "mount", server.address, path, "--foreground",

@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 
 #: The start of a test job: the variables a child command needs, then --init. Jobs
-#: reach the server as 'localhost' (ECF_HOST is set on the test suites).
+#: reach the server as 'localhost': the server's own ECF_HOST is its host name, which
+#: need not resolve (a chroot, a container).
 JOB_HEAD = """#!/bin/bash
-export ECF_PORT=%ECF_PORT% ECF_HOST=%ECF_HOST% ECF_NAME=%ECF_NAME% ECF_PASS=%ECF_PASS%
+export ECF_PORT=%ECF_PORT% ECF_HOST=localhost ECF_NAME=%ECF_NAME% ECF_PASS=%ECF_PASS%
 export ECF_TRYNO=%ECF_TRYNO% ECF_RID=$$ ECF_TIMEOUT=30 ECF_DENIED=1
 ecflow_client --init=$$
 """
@@ -29,9 +30,8 @@ def job(body: str) -> str:
 
 
 def suite_head(name: str, tries: int = 1) -> str:
-    """The first lines of a test suite: its home, localhost for the jobs, ECF_TRIES."""
-    return (f"suite {name}\n  edit ECF_HOME '{{home}}'\n  edit ECF_HOST 'localhost'\n"
-            f"  edit ECF_TRIES '{tries}'\n")
+    """The first lines of a test suite: its home and ECF_TRIES."""
+    return f"suite {name}\n  edit ECF_HOME '{{home}}'\n  edit ECF_TRIES '{tries}'\n"
 
 
 def client(port: int, *args: str, check: bool = True, env: dict | None = None

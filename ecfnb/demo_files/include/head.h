@@ -3,7 +3,7 @@
 set -e          # stop at the first failing command
 set -u          # fail on undefined variables
 export ECF_PORT=%ECF_PORT%
-export ECF_HOST=%ECF_HOST%
+export ECF_HOST=%ECFNB_JOB_HOST%  # the server by an address that resolves here
 export ECF_NAME=%ECF_NAME%
 export ECF_PASS=%ECF_PASS%
 export ECF_TRYNO=%ECF_TRYNO%
