@@ -5,8 +5,10 @@ them builds a path or a file's content itself. The map knows nothing of them.
 
 Rules a user can rely on:
 - every node C of a parent has files ``C.att`` (its own attributes in definition
-  syntax), ``C.<sta>`` (its display state, ``.sus`` when suspended), ``C.why``;
-  tasks and aliases also ``C.ecf``, ``C.job``, ``C.out``, ``C.man``;
+  syntax, as ``ecflow_client --get`` prints them), ``C.<sta>`` (its display state,
+  ``.sus`` when suspended), ``C.man`` (its manual) and ``C.why``; tasks and aliases
+  also ``C.ecf``, ``C.job`` and ``C.out``; ``C.out.N`` (not listed: read by name) is
+  the output of try N;
 - suites and families are directories ``C/``; a task is a directory only when it
   has aliases (an empty directory per task made ``find`` open 100k directories on
   a 100k-task server for nothing); the root has ``.server/`` (stats, version, log,
@@ -250,7 +252,7 @@ class FileSystemMap:
             return _Target(node_path, ext, info)
         if ext == info.abbrev:
             return _Target(node_path, "state", info)
-        if ext in TASK_FILES and info.kind in TASK_KINDS:
+        if ext in TASK_FILES and (info.kind in TASK_KINDS or ext == "man"):
             return _Target(node_path, TASK_FILES[ext], info)
         raise NodeNotFound(path, self.server.address)
 
@@ -409,7 +411,7 @@ def _suffixes(kind: str, state: str) -> tuple[str, ...]:
     abbrev = STATE_ABBREV.get(state, "unk")
     if kind in TASK_KINDS:
         return (".att", f".{abbrev}", *[f".{ext}" for ext in TASK_FILES], ".why")
-    return (".att", f".{abbrev}", ".why")
+    return (".att", f".{abbrev}", ".man", ".why")  # suites and families have manuals too
 
 
 @functools.lru_cache(maxsize=4096)

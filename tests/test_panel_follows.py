@@ -140,3 +140,23 @@ def test_a_state_filter_pages_through_every_match():
             wait_until(lambda: view.matches[0] == 20, timeout=20, what="the second page")
         finally:
             explorer.close()
+
+
+def test_a_family_shows_its_manual_and_an_empty_one_says_so(demo):
+    explorer = explore(Server(demo.host, demo.port), interval=60)
+    try:
+        panel = explorer.panel
+        explorer.select("/demo/forecast")
+        panel.tabs.selected_index = panel.tab_names.index("Manual")
+        manual = (demo.home / "scripts" / "forecast.man").read_text()
+        first = manual.splitlines()[0]
+        assert first in panel.pages["Manual"].value
+        assert client(demo.port, "--file=/demo/forecast", "manual").stdout.decode() \
+            .startswith(first)
+        explorer.select("/demo/prepare")  # no manual: said, not a blank page
+        assert "has no manual" in panel.pages["Manual"].value
+        explorer.select("/demo/archive/store")
+        panel.tabs.selected_index = panel.tab_names.index("Why")
+        assert panel.pages["Why"].value.strip()
+    finally:
+        explorer.close()

@@ -79,7 +79,7 @@ def test_every_surface_names_the_same_try_and_shows_its_bytes(retry):
 
 def test_the_open_panel_follows_the_new_try(retry):
     pytest.importorskip("ipywidgets")
-    from ecfnb.widgets.panel import TABS, NodePanel
+    from ecfnb.widgets.panel import NodePanel
 
     server = Server(retry.host, retry.port)
     server.sync()
@@ -93,7 +93,7 @@ def test_the_open_panel_follows_the_new_try(retry):
     panel.node_changed(server.node(FLAKY, detail=False))  # what the tree tells it
     shown = panel.pages["Output"].value
     assert "marker-2-flaky" in shown and "marker-1-flaky" not in shown
-    panel.tabs.selected_index = TABS.index("Job")
+    panel.tabs.selected_index = panel.tab_names.index("Job")
     job_text = html.unescape(re.sub(r"<[^>]+>", "", panel.pages["Job"].value))
     assert "ECF_TRYNO=2" in job_text and "ECF_TRYNO=1" not in job_text
     assert job_text.strip() == job_file(retry.home, FLAKY, 2).decode().strip()

@@ -381,5 +381,9 @@ class _OutputFollower:
             with self.panel._lock:
                 if self._stop.is_set() or self.panel._follow is not self:
                     return
-                self.panel.pages["Output"].append_lines(tree_html.output_lines(
-                    "\n".join(complete)) if complete else [])
+                view = self.panel.pages["Output"]
+                view.append_lines(tree_html.output_lines("\n".join(complete))
+                                  if complete else [])
+                self.panel.output_info.value = (
+                    f"try {self.panel.info.try_no if self.panel.info else '?'}: "
+                    f"{view.line_count} line(s), following the running job")

@@ -28,6 +28,9 @@ EXPLORER_CSS = """<style>
   white-space: pre-wrap; overflow-wrap: anywhere; max-width: 100%; box-sizing: border-box; }
 .ecfnb-panel, .ecfnb-panel .widget-tab, .ecfnb-panel-text { min-width: 0; max-width: 100%; }
 .ecfnb-panel-confirm .widget-button { flex: 0 0 auto; overflow: visible; }
+.ecfnb-panel-tabs { --jp-widgets-horizontal-tab-width: max-content; }
+.ecfnb-panel-tabs .lm-TabBar-tab { min-width: fit-content; max-width: none; }
+.ecfnb-panel-tabs .lm-TabBar-content { flex-wrap: wrap; }
 .ecfnb-errline { background: #ffebee; color: #b71c1c; font-weight: bold; }
 .ecfnb-hit { background: #fff59d; }
 .ecfnb-vars { border-collapse: collapse; font-size: 12px; }
