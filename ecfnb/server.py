@@ -33,6 +33,7 @@ from ._states import TASK_KINDS
 from .errors import (
     AccessDenied,
     AuthenticationFailed,
+    EcfnbError,
     EcflowMissing,
     FileUnavailable,
     NodeNotFound,
@@ -351,6 +352,14 @@ class Server:
         """The custom password file the client reads (ECF_CUSTOM_PASSWD), if any."""
         return os.environ.get("ECF_CUSTOM_PASSWD") or os.environ.get("ECF_PASSWD") or None
 
+    def reset(self) -> None:
+        """Forget the view and the connection: the next call starts with a new client
+        and a full sync (after an error nothing else explains)."""
+        with self._lock:
+            self._client = None
+            self._synced = False
+            self._needs_full = True
+
     # -- sync --------------------------------------------------------------------------
     def ping(self) -> float:
         """Round-trip seconds, or ServerUnreachable."""
@@ -370,7 +379,16 @@ class Server:
                         return self._full_sync()
                 self.last_sync = datetime.now(timezone.utc)
                 return SyncResult(False, frozenset(), self.generation)
-            self._call("sync", lambda c: c.sync_local())
+            try:
+                self._call("sync", lambda c: c.sync_local())
+            except ServerUnreachable:
+                raise
+            except EcfnbError:
+                # The changes did not apply to our copy: another server answers on this
+                # port (measured: "could not find path /gen00", and every later news
+                # said nothing while the old tree was served). Start again from scratch.
+                self._needs_full = True
+                return self._full_sync()
             changed = frozenset(self._call("sync", lambda c: list(c.changed_node_paths),
                                            request=False))
             pid = self._server_pid()

@@ -185,6 +185,11 @@ def run(args: argparse.Namespace) -> int:
         except EcfnbError as exc:
             _status("error", server, str(exc))
             next_poll = now + interval
+        except Exception as exc:  # noqa: BLE001 - a bug here must not end the refresh
+            _status("error", server, f"{type(exc).__name__}: {exc} (starting again from a "
+                                     "full sync)")
+            server.reset()
+            next_poll = now + interval
         for message in out:
             emit(message)
         for seq in done:

@@ -329,6 +329,8 @@ def _status(state: str, server: Server, message: str = "", requests: int = 0) ->
 def run(args: argparse.Namespace) -> int:
     server = Server(args.address)
     since = datetime.fromisoformat(args.since) if args.since else None
+    if since is not None:
+        since -= timedelta(seconds=args.margin)
     detector = AbortDetector(server, args.paths, args.include_existing, args.lines,
                              args.active_threshold, args.zombies, since=since,
                              marker=args.marker or "")
@@ -340,8 +342,13 @@ def run(args: argparse.Namespace) -> int:
         except ServerUnreachable as exc:
             _status("disconnected", server, str(exc))
             delay = min(delay * 2, max(60.0, args.interval))  # back off, keep trying
-        except EcfnbError as exc:  # anything else: say so, and keep watching
+        except EcfnbError as exc:  # anything else the server says: say so, keep watching
             _status("error", server, str(exc))
+            delay = args.interval
+        except Exception as exc:  # noqa: BLE001 - a bug here must not end the watch
+            _status("error", server, f"{type(exc).__name__}: {exc} (starting again from "
+                                     "a full sync)")
+            server.reset()
             delay = args.interval
         else:
             missing = ", ".join(detector.missing)
@@ -367,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--zombies", action="store_true")
     parser.add_argument("--once", action="store_true")
     parser.add_argument("--since", help="ISO time the watcher started (later aborts are new)")
+    parser.add_argument("--margin", type=float, default=0.0,
+                        help="also count as new what changed this many seconds before --since")
     parser.add_argument("--marker", help="the text of the log line the watcher wrote at start")
     parser.add_argument("--parent-pid", type=int)
     return run_main(parser, run, argv)

@@ -44,6 +44,12 @@ def client(port: int, *args: str, check: bool = True, env: dict | None = None
     return proc
 
 
+def server_version(port: int) -> str:
+    """The server's ecFlow version as ``ecflow_client --server_version`` prints it (the
+    last word): tests compare with it, never with a number written in the test."""
+    return client(port, "--server_version").stdout.decode().split()[-1]
+
+
 def task_state(port: int, path: str) -> dict[str, str]:
     """The ``key:value`` fields ``ecflow_client --get_state`` prints on a task's line
     (state, try, flag, ...) — read without ecfnb."""

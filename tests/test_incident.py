@@ -13,6 +13,8 @@ from nbclient import NotebookClient
 from ecfnb import incident
 from ecfnb.server import Server
 
+from helpers import server_version
+
 XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=1">'
 
 
@@ -20,7 +22,7 @@ def test_record_of_an_aborted_task(demo):
     record = incident("/demo/forecast/post", demo.address, lines=50)
     assert (record.path, record.kind, record.state, record.try_no) == (
         "/demo/forecast/post", "task", "aborted", 1)
-    assert record.reason == "exit 1" and record.version == "5.9.2"
+    assert record.reason == "exit 1" and record.version == server_version(demo.port)
     assert record.expressions == {"trigger": "model == complete"}
     assert "ERROR: input file" in record.output_tail
     assert record.variables["ECF_JOBOUT"].endswith("/demo/forecast/post.1")
