@@ -30,7 +30,7 @@ NODE_KINDS = frozenset({"suite", "family", "task", "alias"})
 CONNECTION_COLOURS: dict[str, str] = {
     "connected": "#2e7d32", "disconnected": "#e65100", "error": "#b71c1c",
     "connecting": "#757575", "starting": "#757575", "paused": "#6a1b9a",
-    "stopped": "#757575",
+    "stopped": "#757575", "restarting": "#e65100", "failed": "#b71c1c",
 }
 
 

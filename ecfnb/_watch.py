@@ -22,9 +22,17 @@ from typing import Any
 
 from .child import JsonLinesChild, safely, stop_all
 from .server import Server, parse_address
-from .watch_events import AbortEvent, Event, LateEvent, from_json
+from .watch_events import AbortEvent, Event, LateEvent, WatcherEvent, event_key, from_json
 
 __all__ = ["AbortEvent", "AbortWatcher", "LateEvent"]
+
+#: A polling process that ends by itself is started again, up to this many times in
+#: this many seconds; then the watcher says loudly that it stopped.
+MAX_RESTARTS = 5
+RESTART_WINDOW = 600.0
+#: A restarted poller counts as new what changed up to this long before the last poll
+#: (node times are the suite calendar's, up to a minute behind).
+RESTART_MARGIN = 90.0
 
 
 class AbortWatcher:
@@ -76,6 +84,9 @@ class AbortWatcher:
         self._listeners: list[Callable[[str, Any], None]] = []
         self._child: JsonLinesChild | None = None
         self._lock = threading.Lock()
+        self._keys: set[tuple] = set()  # identities of the events delivered
+        self._restarts: list[float] = []  # when the polling process was started again
+        self._resume_from: datetime | None = None
 
     def __repr__(self) -> str:
         aborts = sum(isinstance(e, AbortEvent) for e in self.events)
@@ -89,7 +100,10 @@ class AbortWatcher:
         cmd = [sys.executable, "-m", "ecfnb.watch_poller", self.address, *self.paths,
                "--interval", str(self.interval), "--lines", str(self.lines),
                "--parent-pid", str(os.getpid())]
-        if self.started is not None:
+        if self._resume_from is not None:  # a restart: what changed since the last poll
+            cmd += ["--since", self._resume_from.isoformat(), "--margin",
+                    str(RESTART_MARGIN)]
+        elif self.started is not None:
             cmd += ["--since", self.started.isoformat(), "--marker", self._marker]
         if self.include_existing or once:
             cmd.append("--include-existing")
@@ -117,10 +131,15 @@ class AbortWatcher:
         if marking is not None:
             threading.Thread(target=marking.wait, daemon=True).start()  # reaped, not awaited
         self._set_status("starting", "")
+        self._resume_from = None
+        self._restarts.clear()
+        self._spawn()
+        return self
+
+    def _spawn(self) -> None:
         self._child = JsonLinesChild(self._command(once=False), self._handle,
                                      on_exit=self._child_ended,
                                      name=f"ecfnb-watch-{self.address}").start()
-        return self
 
     def poll_once(self, timeout: float = 60.0) -> list[Event]:
         """One poll (existing aborts included), in a child process; returns its events."""
@@ -189,7 +208,26 @@ class AbortWatcher:
 
     # -- the reader thread -------------------------------------------------------------
     def _child_ended(self) -> None:
-        self._set_status("stopped", "the polling process ended")
+        """The polling process ended without stop(): start it again (what changed since
+        its last poll counts as new; events already reported are not reported twice),
+        unless it keeps ending — then say so loudly, as an event for every callback."""
+        child = self._child
+        code = child.returncode if child is not None else None
+        now = time.monotonic()
+        self._restarts[:] = [t for t in self._restarts if now - t < RESTART_WINDOW]
+        if len(self._restarts) >= MAX_RESTARTS:
+            why = (f"the polling process ended (exit code {code}) {MAX_RESTARTS} times in "
+                   f"{RESTART_WINDOW / 60:.0f} min: this watcher has STOPPED watching "
+                   f"{self.address}; start it again when the cause is fixed")
+            self._set_status("failed", why)
+            self._deliver(WatcherEvent(self.address, " ".join(self.paths) or "/",
+                                       datetime.now(timezone.utc), why))
+            return
+        self._restarts.append(now)
+        self._resume_from = self.last_poll or self.started
+        self._set_status("restarting", f"the polling process ended (exit code {code}); "
+                                       "started again")
+        self._spawn()
 
     def _handle(self, message: dict) -> None:
         if message.get("type") == "status":
@@ -200,15 +238,23 @@ class AbortWatcher:
             self._set_status(message["state"], message.get("message", ""))
         elif message.get("type") == "event":
             event = from_json(message)
-            with self._lock:
-                self.events.append(event)
-                self.total_events += 1
-                del self.events[:-self.history]
-            if isinstance(event, AbortEvent):
-                safely(self.on_abort, event)
-            safely(self.on_event, event)
-            for listener in list(self._listeners):
-                safely(listener, "event", event)
+            key = event_key(event)
+            with self._lock:  # a restarted poller reports its margin's events again
+                if key in self._keys:
+                    return
+                self._keys.add(key)
+            self._deliver(event)
+
+    def _deliver(self, event: Event) -> None:
+        with self._lock:
+            self.events.append(event)
+            self.total_events += 1
+            del self.events[:-self.history]
+        if isinstance(event, AbortEvent):
+            safely(self.on_abort, event)
+        safely(self.on_event, event)
+        for listener in list(self._listeners):
+            safely(listener, "event", event)
 
     def _set_status(self, status: str, message: str) -> None:
         """Every poll reports a status, so listeners also see the last-poll time move."""

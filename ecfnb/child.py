@@ -54,6 +54,11 @@ class JsonLinesChild:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once the child has ended (None while it runs)."""
+        return self._proc.poll() if self._proc is not None else None
+
     def start(self) -> JsonLinesChild:
         if self.running:
             return self

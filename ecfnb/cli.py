@@ -116,7 +116,8 @@ def _watch(args: argparse.Namespace) -> int:
     status = None
     try:
         while True:
-            if watcher.status != status and watcher.status in ("connected", "disconnected"):
+            if watcher.status != status and watcher.status in (
+                    "connected", "disconnected", "error", "restarting", "failed"):
                 status = watcher.status
                 note = f": {watcher.message}" if watcher.message else ""
                 print(f"[{time.strftime('%H:%M:%S')}] {status}{note}", file=sys.stderr,

@@ -17,8 +17,10 @@ Rules a user can rely on:
 - sizes are true byte sizes, reads honour offset and size, mtime is the node's
   state-change time (so ``ls -lt`` / ``find -mmin`` show recent changes);
 - a task's job and output are read from local disk when ECF_JOB/ECF_JOBOUT is
-  readable here (byte-exact, any size, never held whole), else the server's
-  copy (the tail of ``output_lines`` lines, ending in its truncation line);
+  readable here and lies under the server's own ECF_HOME or a root the user named
+  (``local_roots``, ECFNB_LOCAL_ROOTS) — byte-exact, any size, never held whole —
+  else the server's copy (the tail of ``output_lines`` lines, ending in its
+  truncation line);
 - a file the server does not have yet (no job before the first run) reads as a
   one-line ``# ecfnb: ...`` explanation; an unreachable server raises.
 """
@@ -29,7 +31,7 @@ import functools
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
@@ -156,11 +158,17 @@ class FileSystemMap:
     the view of the last sync (the first call syncs once)."""
 
     def __init__(self, server: Server, output_lines: int = 10000,
-                 cache_bytes: int = 32 * 1024 * 1024, prefer_local: bool = True) -> None:
+                 cache_bytes: int = 32 * 1024 * 1024, prefer_local: bool = True,
+                 local_roots: Iterable[str | os.PathLike] | None = None) -> None:
         self.server = server
         self.output_lines = output_lines
         #: False when ECF_JOB/ECF_JOBOUT paths here may be other files than the server's.
         self.prefer_local = prefer_local
+        #: Where a job or output may be read from this machine's disk, besides the
+        #: server's own ECF_HOME: ``local_roots`` and ECFNB_LOCAL_ROOTS (``:``-separated).
+        extra = os.environ.get("ECFNB_LOCAL_ROOTS", "")
+        self.local_roots = tuple(os.fspath(root) for root in (local_roots or ())) + \
+            tuple(root for root in extra.split(os.pathsep) if root)
         self._cache = _ByteCache(cache_bytes)
 
     def __repr__(self) -> str:
@@ -332,13 +340,19 @@ class FileSystemMap:
         return MappedFile(Entry("file", size, mtime, target.node, target.role), local, data)
 
     def tail(self, path: str, lines: int = 1000, max_bytes: int = 4 * 1024 * 1024) -> bytes:
-        """The last ``lines`` lines (at most ``max_bytes``), without reading the whole file."""
+        """The last ``lines`` lines (at most ``max_bytes``), without reading the whole file.
+        A last line longer than the window (a progress bar of ``\r`` and no newline)
+        is shown by its end, after a line saying it was cut — not dropped."""
         size = self.stat(path).size
         start = max(0, size - max_bytes)
         data = self.read(path, start, size - start)
-        cut = data.splitlines(keepends=True)
-        if start > 0 and cut:
+        cut = _lines(data)
+        if start > 0 and len(cut) > 1:
             cut = cut[1:]  # the first line is partial
+        elif start > 0 and cut:
+            marker = (f"[ecfnb: line cut: its first {start} bytes are not shown, only its "
+                      f"last {len(data)}]\n").encode()
+            return marker + data
         return b"".join(cut[-lines:]) if lines >= 0 else b"".join(cut)
 
     def _mtime(self, target: _Target) -> float:
@@ -355,9 +369,23 @@ class FileSystemMap:
         local = self.server.variable(target.node, variable)
         if local and target.try_no is not None:
             local = _other_try(local, target.info.try_no if target.info else 0, target.try_no)
-        if local and os.path.isfile(local) and os.access(local, os.R_OK):
+        if local and self._trusted(local) and os.path.isfile(local) and \
+                os.access(local, os.R_OK):
             return local
         return None
+
+    def _trusted(self, local: str) -> bool:
+        """Whether ``local`` lies where the server writes jobs and outputs: under its own
+        ECF_HOME (the one it was started with, which no client can change) or a root the
+        user named. Anyone with write access can point a task's ECF_JOBOUT at any file
+        (``/etc/...``, another user's); that file is then not read from this disk, for
+        the mount, the explorer, an incident record or a mail: the server is asked."""
+        roots = [*self.local_roots]
+        home = self.server.server_home()
+        if home:
+            roots.append(home)
+        real = os.path.realpath(local)
+        return any(real.startswith(os.path.realpath(root).rstrip("/") + "/") for root in roots)
 
     def _cache_key(self, target: _Target) -> tuple:
         """Task files change with a new try or state; generated texts with any sync."""
@@ -419,6 +447,14 @@ def _since_epoch(text: str) -> float:
     """A state-change time as ecFlow prints it, in seconds (0.0 if unreadable); cached:
     the nodes of a listing often share their time."""
     return _epoch(parse_time(text))
+
+
+def _lines(data: bytes) -> list[bytes]:
+    """``data`` cut after each newline only (``bytes.splitlines`` also cuts at ``\r``,
+    which a progress bar writes thousands of times on one line)."""
+    pieces = data.split(b"\n")
+    lines = [piece + b"\n" for piece in pieces[:-1]]
+    return lines + [pieces[-1]] if pieces[-1] else lines
 
 
 def _other_try(jobout: str, current: int, wanted: int) -> str | None:

@@ -14,7 +14,8 @@ from .watch_events import Event
 
 def event_message(event: Event, to: Sequence[str], sender: str) -> EmailMessage:
     msg = EmailMessage()
-    what = {"abort": "aborted", "zombie": "zombie"}.get(event.kind, "late")
+    what = {"abort": "aborted", "zombie": "zombie", "watcher": "WATCHER PROBLEM"}.get(
+        event.kind, "late")
     msg["Subject"] = one_line(f"[ecFlow {event.server}] {what}: {event.path}")
     msg["From"] = sender
     msg["To"] = ", ".join(to)

@@ -143,13 +143,24 @@ def parse_time(text: str) -> datetime | None:
         return None
 
 
-def _text(getter: Any) -> str:
+#: What a text the binding cannot give shows instead (it raises UnicodeDecodeError on
+#: bytes that are not UTF-8, and gives no way to the bytes).
+UNREADABLE = "\ufffd(text not readable: not UTF-8)"
+
+
+def _text(getter: Any, *args: Any) -> str:
     """A string from the binding, which raises on non-UTF-8 bytes (a job may abort with
-    any reason or label): then a marker instead of an error for the whole listing."""
+    any reason or label, anyone with write access may set any variable): then a marker,
+    instead of an error for the node, every node that inherits from it, and the whole
+    listing (measured: one variable with a 0xff byte broke its family's subtree)."""
     try:
-        return getter()
+        return getter(*args)
     except UnicodeDecodeError:
-        return "(text not readable: not UTF-8)"
+        return UNREADABLE
+
+
+#: For the server layer: every text it reads from the binding goes through this.
+text_of = _text
 
 
 def listing_row(node: Any, times: bool = True) -> tuple[str, str, str, str, bool]:
@@ -220,7 +231,11 @@ def definition_lines(node: Any) -> list[str]:
     -o`` on lines of their own, and kinds newer than this code). A node's attributes
     come before its children, so the text is cut at the first child; a family's
     ``str`` prints its subtree, ~1 µs a line, paid only when its ``.att`` is read."""
-    lines = str(node).rstrip("\n").split("\n")
+    try:
+        lines = str(node).rstrip("\n").split("\n")
+    except UnicodeDecodeError:  # an attribute's text is not UTF-8: ours, with its marker
+        kind = node_kind(node)
+        return [f"{kind} {node.name()}", *(f"  {a.text}" for a in own_attributes(node))]
     head = lines[0]
     indent = len(head) - len(head.lstrip(" "))
     own = [head[indent:]]
@@ -273,7 +288,7 @@ def state_change_pairs(defs: Any, changes: Iterable[Any]) -> list[tuple[datetime
 def _expression(kind: str, expr: Any) -> Attribute | None:
     if expr is None:
         return None
-    text = expr.get_expression()
+    text = _text(expr.get_expression)
     return Attribute(kind, kind, text, f"{kind} {text}") if text else None
 
 
@@ -291,17 +306,21 @@ def own_attributes(node: Any) -> list[Attribute]:
             attrs.append(attr)
     repeat = node.get_repeat()
     if not repeat.empty():
-        attrs.append(Attribute("repeat", repeat.name(), str(repeat.value()),
-                               f"{repeat}  # value {repeat.value()}"))
+        attrs.append(Attribute("repeat", repeat.name(), _text(str, repeat.value()),
+                               f"{_text(str, repeat)}  # value {_text(str, repeat.value())}"))
     for kind, getter in (("late", node.get_late), ("autocancel", node.get_autocancel)):
         value = getter()
         if value is not None and str(value).strip():
             attrs.append(Attribute(kind, kind, str(value), str(value)))
     if isinstance(node, ecflow.Suite) and node.get_clock() is not None:
-        clock = str(node.get_clock())
+        clock = _text(str, node.get_clock())
         attrs.append(Attribute("clock", "clock", clock, clock))
     for var in node.variables:
-        attrs.append(Attribute("variable", var.name(), var.value(), str(var)))
+        value = _text(var.value)
+        text = _text(str, var)
+        if text == UNREADABLE:
+            text = f"edit {var.name()} '{value}'"
+        attrs.append(Attribute("variable", var.name(), value, text))
     attrs.extend(_meter(meter) for meter in node.meters)
     for event in node.events:
         state = "set" if event.value() else "clear"
@@ -311,7 +330,7 @@ def own_attributes(node: Any) -> list[Attribute]:
     attrs.extend(_listed(node))
     for kind in ("zombies", "verifies", "queues", "generics"):
         for item in getattr(node, kind, ()):
-            text = str(item).strip()
+            text = _text(str, item).strip()
             name = item.name() if hasattr(item, "name") else kind[:-1]
             attrs.append(Attribute(kind[:-1] if kind != "verifies" else "verify", str(name),
                                    text.split(" ", 1)[-1], text))
@@ -346,7 +365,7 @@ def _listed(node: Any) -> list[Attribute]:
                                f"{limit}  # in use {limit.value()}"))
     for kind in ("inlimits", "times", "todays", "dates", "days", "crons"):
         for item in getattr(node, kind):
-            text = str(item).strip()
+            text = _text(str, item).strip()
             name = item.name() if kind == "inlimits" else kind[:-1]
             attrs.append(Attribute(kind[:-1], name, text, text))
     return attrs
@@ -378,12 +397,12 @@ def variable_value(node: Any, name: str) -> str:
     """The value ``node`` sees for ``name``: own or generated, else the nearest ancestor's
     (cheaply: no full listing); '' when none."""
     own = node.find_variable(name)
-    value = own.value() if not own.empty() else ""
+    value = _text(own.value) if not own.empty() else ""
     if not value:
         node.update_generated_variables()
-        value = node.find_gen_variable(name).value()
+        value = _text(node.find_gen_variable(name).value)
     if not value:
-        value = node.find_parent_variable_sub_value(name)
+        value = _text(node.find_parent_variable_sub_value, name)
     return value
 
 
@@ -404,12 +423,12 @@ def visible_variables(node: Any, server_variables: list[Variable]) -> list[Varia
 
     path = node.get_abs_node_path()
     for var, is_generated in node_variables(node):
-        add(var.name(), var.value(), "generated" if is_generated else "own", path)
+        add(var.name(), _text(var.value), "generated" if is_generated else "own", path)
     parent = node.get_parent()
     while parent is not None:
         parent_path = parent.get_abs_node_path()
         for var, _ in node_variables(parent):
-            add(var.name(), var.value(), "inherited", parent_path)
+            add(var.name(), _text(var.value), "inherited", parent_path)
         parent = parent.get_parent()
     for variable in server_variables:
         add(variable.name, variable.value, "inherited", "/")

@@ -33,8 +33,8 @@ from ._states import TASK_KINDS
 from .errors import (
     AccessDenied,
     AuthenticationFailed,
-    EcfnbError,
     EcflowMissing,
+    EcfnbError,
     FileUnavailable,
     NodeNotFound,
     ServerError,
@@ -361,6 +361,22 @@ class Server:
             self._needs_full = True
 
     # -- sync --------------------------------------------------------------------------
+    def responds(self, within: float = 0.5) -> bool:
+        """Whether the server answers a ping within ``within`` seconds, asked from a
+        subprocess: waiting for it holds no GIL (the binding's calls do), so a caller
+        in a notebook can decide not to ask a hung server anything itself."""
+        try:
+            command, env = self.client_command("--ping")
+        except EcflowMissing:
+            return False
+        env["ECF_CONNECT_TIMEOUT"] = "1"
+        self.requests += 1
+        try:
+            return subprocess.run(command, env=env, capture_output=True,
+                                  timeout=within).returncode == 0
+        except subprocess.TimeoutExpired:
+            return False
+
     def ping(self) -> float:
         """Round-trip seconds, or ServerUnreachable."""
         start = time.monotonic()
@@ -514,6 +530,15 @@ class Server:
                             None)
             return nodes.variable_value(self._find(defs, path), name) or None
 
+    def server_home(self) -> str:
+        """The ECF_HOME the server was started with (its generated variable, which no
+        client command changes; a suite's own ECF_HOME may say otherwise)."""
+        with self._defs() as defs:
+            if defs is None:
+                return ""
+            return next((nodes.text_of(v.value) for v in defs.server_variables
+                         if v.name() == "ECF_HOME"), "")
+
     def flags(self, path: str) -> frozenset[str]:
         """The node's ecFlow flags that are set ('late', 'zombie', 'killed', ...)."""
         path = normalise_path(path)
@@ -526,7 +551,7 @@ class Server:
         with self._defs() as defs:
             if path != "/":
                 self._find(defs, path)
-            return ecflow.WhyCmd(defs, "" if path == "/" else path).why()
+            return nodes.text_of(ecflow.WhyCmd(defs, "" if path == "/" else path).why)
 
     def _root(self, defs: Any) -> nodes.NodeInfo:
         server_state = defs.get_server_state().name.lower() if defs is not None else "unknown"
@@ -541,9 +566,10 @@ class Server:
     def _server_variables(self, defs: Any) -> list[nodes.Variable]:
         if defs is None:
             return []
-        own = [nodes.Variable(v.name(), v.value(), "own", "/") for v in defs.user_variables]
+        text = nodes.text_of
+        own = [nodes.Variable(v.name(), text(v.value), "own", "/") for v in defs.user_variables]
         names = {v.name for v in own}
-        return own + [nodes.Variable(v.name(), v.value(), "generated", "/")
+        return own + [nodes.Variable(v.name(), text(v.value), "generated", "/")
                       for v in defs.server_variables if v.name() not in names]
 
     def info(self) -> ServerInfo:

@@ -74,8 +74,34 @@ class ZombieEvent:
                 f"({self.time:%H:%M:%S} UTC)\n")
 
 
-Event = AbortEvent | LateEvent | ZombieEvent
-_CLASSES = {"abort": AbortEvent, "late": LateEvent, "zombie": ZombieEvent}
+@dataclass(frozen=True)
+class WatcherEvent:
+    """The watcher itself is in trouble: it cannot watch any more (its polling process
+    keeps ending). Sent to every callback, so that a CLI prints it and mails it."""
+
+    server: str
+    path: str
+    time: datetime
+    why: str
+    kind: str = "watcher"
+
+    def text(self) -> str:
+        return (f"WATCHER PROBLEM on {self.server} ({self.path}): {one_line(self.why)} "
+                f"({self.time:%H:%M:%S} UTC)\n")
+
+
+Event = AbortEvent | LateEvent | ZombieEvent | WatcherEvent
+_CLASSES = {"abort": AbortEvent, "late": LateEvent, "zombie": ZombieEvent,
+            "watcher": WatcherEvent}
+
+
+def event_key(event: Event) -> tuple:
+    """What makes two reports the same event (an abort: its path, try and time)."""
+    if isinstance(event, AbortEvent):
+        return ("abort", event.path, event.try_no, event.time.isoformat())
+    if isinstance(event, ZombieEvent):
+        return ("zombie", event.path, event.zombie_type, event.pid, event.try_no)
+    return (event.kind, event.path, event.time.isoformat(), getattr(event, "why", ""))
 
 
 def to_json(event: Event) -> dict[str, Any]:

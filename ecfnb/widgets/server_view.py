@@ -39,6 +39,8 @@ class ServerView:
         self.filtered = False
         self.reopen: list[str] = []  # what was open when a filter was set
         self.matches: tuple[int, int] = (0, 0)  # shown, total
+        self.filled = False  # its first rows are shown (by the kernel or the poller)
+        self.pending_select: str | None = None  # selected once filled
 
     @property
     def address(self) -> str:

@@ -47,6 +47,9 @@ __all__ = ["NodeTree", "ServerView"]
 FILTER_STATES = ("aborted", "active", "submitted", "queued", "complete", "suspended")
 #: The owner path of the "N more matches" row of a filtered tree.
 MATCHES = "?matches"
+#: How long a new tree waits for the server's answer to a ping before it leaves the
+#: first rows to its poller (seconds).
+READY_PING = 0.5
 Selection = Callable[["ServerView", str], Any]
 
 
@@ -159,6 +162,9 @@ class NodeTree(widgets.VBox):
         view = self.view(server)
         path = normalise_path(path)
         with self._lock:
+            if not view.filled and path != "/":
+                view.pending_select = path  # selected when the poller has filled the tree
+                return view.widget
             if view.filtered and path not in view.nodes:
                 self.set_filter()
             widget = self._reveal(view, path)
@@ -230,11 +236,20 @@ class NodeTree(widgets.VBox):
         self._register(view, "/", view.widget)
         view.widget.observe(self._on_selected, "selected")  # the server's own row
         view.pages["/"] = self.page
+        # The binding holds the GIL while it waits: a kernel syncing a hung server itself
+        # froze for the connection timeout (2.1 s measured). A ping in a subprocess (no
+        # GIL held) tells first; a server that does not answer at once gets its rows
+        # from the poller when it does, and the frame is shown now.
+        if not view.server.responds(within=READY_PING):
+            view.message = "waiting for the server's first answer"
+            self._relabel_root(view)
+            return
         try:
             view.server.sync()
             view.state = view.server.node("/", detail=False).state
             view.status, view.last_sync = "connected", view.server.last_sync
             self._fill(view, "/")
+            view.filled = True
         except EcfnbError as exc:
             view.status, view.message = "disconnected", str(exc)
         self._relabel_root(view)
@@ -507,12 +522,26 @@ class NodeTree(widgets.VBox):
                                    message["total"])
                 if set(view.nodes) != before:
                     view.tell()
+                if message["path"] == "/" and not view.filled:
+                    view.filled = True
+                    pending, view.pending_select = view.pending_select, None
+                    if pending is not None:
+                        self._select_later(view, pending)
             elif kind == "matches" and view.filtered and message["id"] == self._query_id:
                 self._show_matches(view, message)
                 self._show_status()
             elif kind == "done":
                 self._finished.add(message["seq"])
                 self._done.notify_all()
+
+    def _select_later(self, view: ServerView, path: str) -> None:
+        """A selection asked for before the tree was filled, made now (from the reader
+        thread: the server has just answered the poller)."""
+        try:
+            self.select(path, view.index)
+        except (EcfnbError, KeyError) as exc:
+            view.message = f"cannot select {path}: {exc}"
+            self._show_status()
 
     def _follower_ended(self, view: ServerView) -> None:
         with self._lock:

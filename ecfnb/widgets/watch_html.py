@@ -56,12 +56,16 @@ def event_html(event: Event) -> str:
                    f"&middot; {reason}")
         return (f"<details><summary>{summary}</summary>{output_html(event.output_tail)}"
                 "</details>")
-    return f"<div>{stamp} {state_chip('late')} {path} &middot; {escape(event.why)}</div>"
+    what = getattr(event, "why", "") or getattr(event, "explanation", "")
+    return (f"<div>{stamp} {state_chip(event.kind)} {path} &middot; {escape(what)}</div>")
 
 
-def alert_html(event: AbortEvent, more: int = 0) -> str:
-    """The banner's text for the newest abort; ``more`` others not yet dismissed."""
+def alert_html(event: Event, more: int = 0) -> str:
+    """The banner's text for the newest abort (or the watcher's own trouble); ``more``
+    others not yet dismissed."""
     extra = f" &middot; and {more} more" if more else ""
+    if not isinstance(event, AbortEvent):
+        return f"&#9888; {escape(event.text().strip())}{extra}"
     return (f"&#9888; New abort: <code style=\"color:inherit\">{escape(event.path)}</code> "
             f"({clock(event.time)}){extra}")
 

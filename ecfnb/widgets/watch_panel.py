@@ -21,7 +21,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from .._watch import AbortWatcher
 from ..server import Server
-from ..watch_events import AbortEvent, Event
+from ..watch_events import AbortEvent, Event, WatcherEvent
 from . import watch_html
 
 __all__ = ["WatchPanel", "watch"]
@@ -65,7 +65,7 @@ class WatchPanel(widgets.VBox):
         self._rows: list[widgets.HTML] = []  # newest first
         self._seen: set[int] = set()  # id() of events shown (the watcher keeps them alive)
         self._hidden_count = 0
-        self._new_aborts: list[AbortEvent] = []  # since the last Dismiss
+        self._new_aborts: list[Event] = []  # since the last Dismiss
         self.dismiss_button.on_click(lambda _button: self.dismiss())
         self.stop_button.on_click(lambda _button: self.stop())
         with self._state_lock:
@@ -155,7 +155,7 @@ class WatchPanel(widgets.VBox):
         if self._hidden_count:
             self.hidden.value = watch_html.hidden_html(self._hidden_count, len(self._rows))
             self.hidden.layout.display = None
-        if alert and isinstance(event, AbortEvent):
+        if alert and isinstance(event, (AbortEvent, WatcherEvent)):
             self._new_aborts.append(event)
             self.alert_text.value = watch_html.alert_html(event, len(self._new_aborts) - 1)
             self.alert.layout.display = None

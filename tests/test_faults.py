@@ -1,0 +1,191 @@
+"""Faults ecfnb must survive: a different server on the same port, a polling process that
+dies, a variable that is not UTF-8, a redirected job output, a one-line 10 MB output,
+a hung server under explore(), a node deleted under an open file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import fsspec
+import pytest
+
+from ecfnb import (
+    AbortEvent,
+    AbortWatcher,
+    DemoServer,
+    FileSystemMap,
+    Server,
+    explore,
+)
+from ecfnb.watch_events import WatcherEvent
+
+from helpers import job, suite_head, task_state, wait_until
+
+OTHER = suite_head("other") + "  task broken\nendsuite\n"
+BROKEN = job('echo "the other server\'s job"\necflow_client --abort="other server"\nexit 0\n')
+
+
+def test_a_different_server_on_the_same_port(tmp_path):
+    first = DemoServer(tasks=60).start()
+    port = first.port
+    server = Server(first.host, port)
+    server.sync()
+    fs = fsspec.filesystem("ecflow", host="localhost", port=port, interval=0.2,
+                           skip_instance_cache=True)
+    assert "/gen00" in fs.ls("/", detail=False)
+    watcher = AbortWatcher(first.address, interval=0.5).start()
+    explorer = explore(Server(first.host, port), interval=0.5)
+    second = None
+    try:
+        wait_until(lambda: watcher.status == "connected", what="the watcher")
+        first.stop()
+        first.remove_home()
+        second = DemoServer(port=port, definition=OTHER,
+                            files={"other/broken.ecf": BROKEN}).start()
+        wait_until(lambda: task_state(port, "/other/broken").get("state") == "aborted",
+                   what="the new server's task to abort")
+        server.sync()  # no error, and the new tree at once
+        assert [child.name for child in server.children("/")] == ["other"]
+        wait_until(lambda: "/other" in fs.ls("/", detail=False), timeout=5,
+                   what="fsspec to list the new server's suite")
+        event = watcher.wait_for_event(lambda e: e.path == "/other/broken", timeout=30,
+                                       include_history=True)
+        assert isinstance(event, AbortEvent) and event.reason == "other server"
+        assert watcher.running and watcher.status == "connected", watcher.message
+        wait_until(lambda: explorer.tree.view(0).nodes.get("/other") is not None,
+                   timeout=15, what="the explorer to show the new suite")
+        explorer.select("/other/broken")
+        assert explorer.panel.info is not None and explorer.panel.info.state == "aborted"
+    finally:
+        watcher.stop()
+        explorer.close()
+        if second is not None:
+            second.stop()
+            second.remove_home()
+        first.stop()
+
+
+def test_a_polling_process_that_dies_is_started_again_then_the_watcher_says_it_stopped(
+        fresh_demo):
+    seen = []
+    watcher = AbortWatcher(fresh_demo.address, interval=0.3, on_event=seen.append).start()
+    try:
+        wait_until(lambda: watcher.status == "connected", what="connected")
+        first = watcher.pid
+        os.kill(first, signal.SIGKILL)
+        wait_until(lambda: watcher.pid not in (None, first) and watcher.status == "connected",
+                   timeout=30, what="a new polling process")
+        fresh_demo.client("--force=aborted", "/demo/archive/store")
+        event = watcher.wait_for_event(lambda e: e.path == "/demo/archive/store",
+                                       timeout=20, include_history=True)
+        assert isinstance(event, AbortEvent)
+        time.sleep(1)
+        assert [e.path for e in watcher.events].count("/demo/archive/store") == 1
+        for _ in range(6):  # it keeps dying: after five restarts it gives up, loudly
+            pid = watcher.pid
+            if pid is None or watcher.status == "failed":
+                break
+            os.kill(pid, signal.SIGKILL)
+            wait_until(lambda pid=pid: watcher.pid != pid or watcher.status == "failed",
+                       timeout=30, what="a restart or the end")
+        wait_until(lambda: watcher.status == "failed", timeout=30, what="the watcher to fail")
+        problem = [e for e in seen if isinstance(e, WatcherEvent)]
+        assert len(problem) == 1 and "STOPPED watching" in problem[0].why
+        assert "WATCHER PROBLEM" in problem[0].text()
+    finally:
+        watcher.stop()
+
+
+def test_a_variable_that_is_not_utf8_breaks_nothing(fresh_demo):
+    bad = os.fsencode("v\udcff")  # the byte 0xff
+    subprocess.run([b"ecflow_client", b"--port", str(fresh_demo.port).encode(),
+                    b"--alter", b"add", b"variable", b"BAD", bad, b"/demo/forecast"],
+                   check=True, capture_output=True)
+    server = Server(fresh_demo.host, fresh_demo.port)
+    server.sync()
+    fsmap = FileSystemMap(server)
+    for path in ("/demo/forecast", "/demo/forecast/post", "/demo/forecast/model"):
+        info = server.node(path)
+        bad_vars = [v for v in info.variables if v.name == "BAD"]
+        assert bad_vars and "\ufffd" in bad_vars[0].value, path
+        assert fsmap.read(path + ".att").startswith(info.kind.encode())
+    assert b"edit BAD" in fsmap.read("/demo/forecast.att")
+    assert fsmap.read("/demo/forecast/post.why")
+    from ecfnb import incident
+
+    record = incident("/demo/forecast/post", server)
+    assert record.path == "/demo/forecast/post"
+    explorer = explore(server, path="/demo/forecast/post", interval=60)
+    try:
+        panel = explorer.panel
+        panel.tabs.selected_index = panel.tab_names.index("Attributes")
+        assert "trigger model == complete" in panel.pages["Attributes"].value
+        panel.tabs.selected_index = panel.tab_names.index("Variables")
+        assert "BAD" in panel.pages["Variables"].value  # inherited from the family
+        assert "RESOLUTION" in panel.pages["Variables"].value
+    finally:
+        explorer.close()
+
+
+def test_a_redirected_job_output_is_not_read_from_local_disk(fresh_demo, tmp_path):
+    secret = tmp_path / "someone-elses-file"
+    secret.write_text("secret of another user\n")
+    fresh_demo.client("--alter=add", "variable", "ECF_JOBOUT", str(secret),
+                      "/demo/forecast/post")
+    server = Server(fresh_demo.host, fresh_demo.port)
+    server.sync()
+    fsmap = FileSystemMap(server)
+    assert server.variable("/demo/forecast/post", "ECF_JOBOUT") == str(secret)
+    assert fsmap.local_path("/demo/forecast/post.out") is None  # not served from disk
+    assert fsmap.local_path("/demo/forecast/model.out") is not None  # under ECF_HOME: is
+    trusted = FileSystemMap(server, local_roots=[tmp_path])  # unless the user says so
+    assert trusted.local_path("/demo/forecast/post.out") == str(secret)
+
+
+def test_a_last_line_longer_than_the_tail_window_is_shown_cut(fresh_demo):
+    server = Server(fresh_demo.host, fresh_demo.port)
+    server.sync()
+    fsmap = FileSystemMap(server)
+    out = fsmap.local_path("/demo/forecast/post.out")
+    with open(out, "ab") as handle:  # a progress bar: \r, no newline, 10 MB
+        handle.write(b"progress " + b"\r42%" * (10 * 1024 * 1024 // 4) + b" END-OF-LINE")
+    tail = fsmap.tail("/demo/forecast/post.out", 100, max_bytes=4 * 1024 * 1024)
+    assert tail.endswith(b" END-OF-LINE") and len(tail) <= 4 * 1024 * 1024 + 200
+    assert b"line cut" in tail.splitlines()[0]
+
+
+def test_explore_on_a_hung_server_shows_its_frame_at_once(fresh_demo):
+    """SIGSTOPped: the server accepts connections and never answers. explore() used to
+    sync in the kernel (2.1 s frozen); now the frame is there at once and its poller
+    fills it, and makes the selection asked for, when the server answers again."""
+    post = "/demo/forecast/post"
+    os.kill(fresh_demo.process.pid, signal.SIGSTOP)
+    try:
+        start = time.monotonic()
+        explorer = explore(fresh_demo.address, path=post, interval=0.5)
+        took = time.monotonic() - start
+    finally:
+        os.kill(fresh_demo.process.pid, signal.SIGCONT)
+    try:
+        assert took < 1.0, f"explore() blocked the kernel {took:.1f} s"
+        assert fresh_demo.address in explorer.tree.views[0].widget.name
+        wait_until(lambda: explorer.panel.info is not None and
+                   explorer.panel.info.path == post, timeout=30,
+                   what="the tree filled and the path selected once the server answered")
+        assert explorer.tree.view(0).nodes.get("/demo") is not None
+    finally:
+        explorer.close()
+
+
+def test_explore_fills_the_tree_from_its_poller_and_selects_the_path(fresh_demo):
+    explorer = explore(fresh_demo.address, path="/demo/forecast/post", interval=0.5)
+    try:
+        wait_until(lambda: explorer.panel.info is not None and
+                   explorer.panel.info.path == "/demo/forecast/post", timeout=20,
+                   what="the selected path once the tree is filled")
+        assert explorer.tree.view(0).nodes.get("/demo/forecast/post") is not None
+    finally:
+        explorer.close()
