@@ -87,6 +87,14 @@ class AuthenticationFailed(AccessDenied):
         PermissionError.__init__(self, msg + ".")
 
 
+class BadPath(EcfnbError, ValueError):
+    """A path that cannot name a node or a file of the mapping (a '..', ...)."""
+
+    def __init__(self, path: str, why: str) -> None:
+        self.path = path
+        super().__init__(f"bad ecFlow path {path!r}: {why}")
+
+
 class ServerError(EcfnbError):
     """The server answered with an error ecfnb has no better name for."""
 

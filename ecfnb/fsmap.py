@@ -96,8 +96,10 @@ class MappedFile:
     Local job outputs stay on disk behind a descriptor; other contents are the cached
     bytes, fixed at open like a snapshot."""
 
-    def __init__(self, entry: Entry, local: str | None, data: bytes | None) -> None:
+    def __init__(self, entry: Entry, local: str | None, data: bytes | None,
+                 path: str = "") -> None:
         self.entry = entry
+        self.path = path  # the map's path it was opened by
         self._fd = os.open(local, os.O_RDONLY) if local is not None else None
         self._data = data
 
@@ -210,7 +212,7 @@ class FileSystemMap:
         applied to a listing."""
         target = self._resolve(path)
         if target.role != "dir":
-            raise NotADirectoryError(f"not a directory: {normalise_path(path)!r}")
+            raise NotADirectoryError(f"not a directory: {path!r}")
         synced = _epoch(self.server.last_sync)
         if target.node == "/" + SERVER_DIR:
             yield synced, False, list(SERVER_FILES)
@@ -232,7 +234,14 @@ class FileSystemMap:
                 yield mtime, False, files
 
     def _resolve(self, path: str) -> _Target:
-        path = normalise_path(path)
+        """What ``path`` names; NodeNotFound quotes the path as the caller wrote it (not
+        the node looked up on the way: 'post.att.att' is not 'post.att')."""
+        try:
+            return self._resolve_normal(normalise_path(path))
+        except NodeNotFound:
+            raise NodeNotFound(path, self.server.address) from None
+
+    def _resolve_normal(self, path: str) -> _Target:
         if path == "/":
             return _Target("/", "dir")
         parent, _, last = path.rpartition("/")
@@ -298,7 +307,7 @@ class FileSystemMap:
             raise ValueError("offset must be >= 0")
         target = self._resolve(path)
         if target.role == "dir":
-            raise IsADirectoryError(f"is a directory: {normalise_path(path)!r}")
+            raise IsADirectoryError(f"is a directory: {path!r}")
         local = self._local_file(target)
         if local is not None:
             fd = os.open(local, os.O_RDONLY)
@@ -332,12 +341,13 @@ class FileSystemMap:
         """Resolve ``path`` once for many reads; close the result (or use ``with``)."""
         target = self._resolve(path)
         if target.role == "dir":
-            raise IsADirectoryError(f"is a directory: {normalise_path(path)!r}")
+            raise IsADirectoryError(f"is a directory: {path!r}")
         mtime = self._mtime(target)
         local = self._local_file(target)
         data = None if local is not None else self._content(target)
         size = os.stat(local).st_size if local is not None else len(data or b"")
-        return MappedFile(Entry("file", size, mtime, target.node, target.role), local, data)
+        return MappedFile(Entry("file", size, mtime, target.node, target.role), local, data,
+                          path=normalise_path(path))
 
     def tail(self, path: str, lines: int = 1000, max_bytes: int = 4 * 1024 * 1024) -> bytes:
         """The last ``lines`` lines (at most ``max_bytes``), without reading the whole file.

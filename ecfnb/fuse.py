@@ -44,8 +44,8 @@ import time
 from ctypes.util import find_library
 from typing import Any, NamedTuple
 
-from .errors import EcfnbError, NodeNotFound, ServerUnreachable
-from .fsmap import FileSystemMap, MappedFile
+from .errors import BadPath, EcfnbError, NodeNotFound, ServerUnreachable
+from .fsmap import Entry, FileSystemMap, MappedFile
 from .server import SyncResult
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ class _OperationsMixin:
         self._fresh()
         try:
             return fn(*args)
-        except NodeNotFound:
+        except (NodeNotFound, BadPath):
             raise self.FuseOSError(errno.ENOENT) from None
         except NotADirectoryError:
             raise self.FuseOSError(errno.ENOTDIR) from None
@@ -333,7 +333,21 @@ class _OperationsMixin:
             if attrs is not None:
                 self.counters["getattr_listed"] += 1
                 return attrs
-        entry = self._call(self.fsmap.stat, path)
+        handle = self._open_handle(path, fh)
+        if handle is not None:  # an open file keeps its size, whatever happened since
+            entry = Entry(handle.entry.kind, handle.size, handle.entry.mtime,
+                          handle.entry.node, handle.entry.role)
+        else:
+            try:
+                entry = self._call(self.fsmap.stat, path)
+            except self.FuseOSError as exc:
+                # POSIX: a file opened before its node was deleted stays readable to
+                # its end, fstat included; the kernel asks for its attributes by path.
+                handle = self._open_handle(path, None, any_open=True)
+                if handle is None or exc.errno != errno.ENOENT:
+                    raise
+                entry = Entry(handle.entry.kind, handle.size, handle.entry.mtime,
+                              handle.entry.node, handle.entry.role)
         size = entry.size or 0
         mtime_ns = int(entry.mtime * 1e9)
         if entry.kind == "dir":
@@ -364,6 +378,18 @@ class _OperationsMixin:
             self._next_fh += 1
             self._handles[fh] = handle
         return fh
+
+    def _open_handle(self, path: str, fh: int | None, any_open: bool = False
+                     ) -> MappedFile | None:
+        """The open file ``fh`` (of ``path``), or with ``any_open`` any open file of it."""
+        with self._fh_lock:
+            handle = self._handles.get(fh) if fh is not None else None
+            if handle is not None and handle.path == path:  # (a directory's fh is another)
+                return handle
+            if any_open:
+                return next((h for h in reversed(list(self._handles.values()))
+                             if h.path == path), None)
+        return None
 
     def read(self, path: str, size: int, offset: int, fh: int) -> bytes:
         handle = self._handles.get(fh)

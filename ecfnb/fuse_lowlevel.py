@@ -361,8 +361,10 @@ class LowLevelSession:
         self.lib.fuse_reply_none(req)
 
     def _ll_getattr(self, req: int, ino: int, info: Any) -> None:
+        fh = info.contents.fh if info else None  # fstat of an open file: its handle
+
         def work(req: int) -> None:
-            st = self._stat(self.ops.getattr(self._path(ino)), ino)
+            st = self._stat(self.ops.getattr(self._path(ino), fh), ino)
             self.lib.fuse_reply_attr(req, ctypes.byref(st), self.timeout)
         self._answer(req, work)
 

@@ -31,8 +31,15 @@ class MountInfo:
     mountpoint: str
     address: str
     pid: int | None = None
+    #: False when the daemon that served it is gone (killed): every access then fails
+    #: with "Transport endpoint is not connected" until it is unmounted.
+    alive: bool = True
 
     def __str__(self) -> str:
+        if not self.alive:
+            gone = f" (pid {self.pid})" if self.pid else ""
+            return (f"{self.address} on {self.mountpoint}: DEAD, its daemon{gone} is gone; "
+                    f"clean up with: ecfnb umount {self.mountpoint}")
         pid = f" (pid {self.pid})" if self.pid else ""
         return f"{self.address} on {self.mountpoint}{pid}"
 
@@ -45,8 +52,21 @@ def mounted() -> list[MountInfo]:
             source, point, fstype = line.split()[:3]
             if fstype == "fuse.ecfnb" or source.startswith(FSNAME_PREFIX):
                 point = point.replace("\\040", " ")
-                out.append(MountInfo(point, source[len(FSNAME_PREFIX):], _pid_file_pid(point)))
+                pid = _pid_file_pid(point)
+                out.append(MountInfo(point, source[len(FSNAME_PREFIX):], pid,
+                                     alive=pid is not None and _is_daemon(pid)))
     return out
+
+
+def _is_daemon(pid: int) -> bool:
+    """The pid file's process is alive and is an ecfnb mount daemon (not a reused pid)."""
+    if not _alive(pid):
+        return False
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # another user's process: cannot tell, so trust the file
+    return b"ecfnb" in command and b"mount" in command
 
 
 def is_mounted(mountpoint: str) -> bool:
@@ -126,7 +146,12 @@ def stop(mountpoint: str, timeout: float = 10.0) -> None:
     if not is_mounted(path):
         raise MountError(f"{path} is not mounted")
     tool = shutil.which("fusermount3") or shutil.which("fusermount")
-    cmd = [tool, "-u", path] if tool else ["umount", path]
+    pid = _pid_file_pid(path)
+    dead = pid is None or not _is_daemon(pid)
+    # A mount whose daemon was killed cannot be unmounted normally ("Transport endpoint
+    # is not connected"): it is detached lazily, which is all there is left to do.
+    lazy = ["-z"] if dead else []
+    cmd = [tool, "-u", *lazy, path] if tool else ["umount", *(["-l"] if dead else []), path]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         reason = proc.stderr.strip() or proc.stdout.strip()
@@ -134,7 +159,8 @@ def stop(mountpoint: str, timeout: float = 10.0) -> None:
             raise MountError(f"{path} is busy (a shell or program has it open): close it, "
                              f"or force with 'umount -l {path}'")
         raise MountError(f"unmounting {path} failed: {reason}")
-    pid = _pid_file_pid(path)
+    if dead:
+        Path(_pid_path(path)).unlink(missing_ok=True)
     deadline = time.monotonic() + timeout
     while pid and _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -33,6 +33,7 @@ from ._states import TASK_KINDS
 from .errors import (
     AccessDenied,
     AuthenticationFailed,
+    BadPath,
     EcflowMissing,
     EcfnbError,
     FileUnavailable,
@@ -306,6 +307,7 @@ class Server:
             if self._client is None:
                 self._client = self._new_client()
             self.requests += request
+            started = time.monotonic()
             with _captured_fd(2) as noise:
                 try:
                     result = fn(self._client)
@@ -316,7 +318,10 @@ class Server:
             if error is None:
                 self.connected = True
                 return result
-            raise self.map_error(what, str(error) + "\n" + "".join(noise)) from None
+            text = str(error) + "\n" + "".join(noise)
+            if time.monotonic() - started >= 0.8 * max(1, round(self.timeout)):
+                text += "\n(ecfnb: the call waited out its timeout: timed out)"
+            raise self.map_error(what, text) from None
 
     def map_error(self, what: str, text: str) -> Exception:
         """The ecfnb exception for a failed request's error text: ServerUnreachable,
@@ -328,7 +333,8 @@ class Server:
                      r"Is the server running|Host not found|resolve", text):
             self.connected = False
             self._needs_full = True
-            return ServerUnreachable(self.address, _connection_reason(text, self.host))
+            return ServerUnreachable(self.address, _connection_reason(text, self.host,
+                                                                      self.port))
         found = re.search(r"Cannot find node at path '([^']*)'|[Cc]ould not find [^']*'([^']*)'",
                           text)
         if found:
@@ -709,7 +715,8 @@ class Server:
             return subprocess.run(command, env=env, capture_output=True,
                                   timeout=self.timeout + 1)
         except subprocess.TimeoutExpired:
-            raise ServerUnreachable(self.address, "no answer to ecflow_client") from None
+            raise ServerUnreachable(self.address, _connection_reason(
+                "no answer to ecflow_client", self.host, self.port)) from None
 
     def mark_log(self, text: str) -> subprocess.Popen | None:
         """Write ``text`` into the server log (``--msg``) without waiting for the answer:
@@ -743,10 +750,15 @@ def format_address(host: str, port: int) -> str:
 
 
 def normalise_path(path: str) -> str:
-    """'/s/f/' and 's/f' both mean '/s/f'."""
+    """'/s/f/', 's/f' and '/s/./f' all mean '/s/f'. A '..' is refused (BadPath): ecFlow
+    paths are absolute, and a path that climbs is a mistake, not a way to a node."""
     if not isinstance(path, str):
         raise TypeError(f"node path must be a string like '/suite/family/task', not {path!r}")
-    return "/" + "/".join(part for part in path.split("/") if part)
+    parts = [part for part in path.split("/") if part and part != "."]
+    if ".." in parts:
+        raise BadPath(path, "'..' is not allowed: write the path from the root, e.g. "
+                            "'/suite/family/task'")
+    return "/" + "/".join(parts)
 
 
 def _first_line(text: str) -> str:
@@ -764,15 +776,28 @@ def server_reply(stderr: bytes) -> str:
     return (found.group(1) if found else _first_line(text)).strip()
 
 
-def _connection_reason(text: str, host: str = "") -> str:
-    """What a connection failure's C++ text means, in words."""
+def _connection_reason(text: str, host: str = "", port: int = 0) -> str:
+    """What a connection failure means, in words: the C++ text often says only "Failed
+    to connect", so the name is looked up here, and a call that waited out its timeout
+    is a server that does not answer (hung), one that failed at once a closed port."""
+    if re.search(r"Host not found|resolve|Name or service not known|No address", text) or \
+            (host and not _resolves(host, port)):
+        return f"the host name {host!r} does not resolve (check its spelling or the DNS)"
     if "timed out" in text or "no answer" in text:
         return "no answer within the timeout; the server may be hung or overloaded"
-    if re.search(r"Host not found|resolve|Name or service not known|No address", text):
-        return f"the host name {host!r} does not resolve (check its spelling or the DNS)"
-    if "refused" in text.lower():
-        return "connection refused: no ecFlow server listens on that port"
-    return "connection failed"
+    return "connection refused: no ecFlow server listens on that port"
+
+
+def _resolves(host: str, port: int) -> bool:
+    import socket
+
+    try:
+        socket.getaddrinfo(host, port or None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return False
+    except OSError:
+        return True  # not a name problem
+    return True
 
 
 def _login_name() -> str:

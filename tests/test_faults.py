@@ -189,3 +189,114 @@ def test_explore_fills_the_tree_from_its_poller_and_selects_the_path(fresh_demo)
         assert explorer.tree.view(0).nodes.get("/demo/forecast/post") is not None
     finally:
         explorer.close()
+
+
+needs_fuse = pytest.mark.skipif(not os.path.exists("/dev/fuse"),
+                                reason="this machine has no /dev/fuse")
+
+
+@pytest.fixture
+def mnt(tmp_path):
+    from ecfnb import mount
+
+    point = tmp_path / "mnt"
+    point.mkdir()
+    yield str(point)
+    if mount.is_mounted(str(point)):
+        mount.stop(str(point))
+
+
+@needs_fuse
+def test_a_file_opened_before_its_node_was_deleted_stays_readable(fresh_demo, mnt):
+    from ecfnb import mount
+
+    mount.start(fresh_demo.address, mnt, interval=1)
+    name = f"{mnt}/demo/housekeeping/nightly.att"
+    whole = open(name, "rb").read()
+    assert whole.startswith(b"task nightly")
+    with open(name, "rb") as handle:
+        head = handle.read(10)
+        fresh_demo.client("--delete=force", "yes", "/demo/housekeeping")
+        wait_until(lambda: not os.path.exists(f"{mnt}/demo/housekeeping"), timeout=15,
+                   what="the mount to drop the deleted family")
+        assert os.fstat(handle.fileno()).st_size == len(whole)  # fstat of an open file
+        assert head + handle.read() == whole  # read to its end
+    assert not os.path.exists(name)
+
+
+@needs_fuse
+def test_a_dead_mount_is_said_dead_and_umount_cleans_it(demo, mnt):
+    import sys
+
+    from ecfnb import mount
+
+    info = mount.start(demo.address, mnt, interval=2)
+    os.kill(info.pid, signal.SIGKILL)
+    wait_until(lambda: not os.path.exists(f"/proc/{info.pid}") or
+               open(f"/proc/{info.pid}/stat").read().split()[2] == "Z", what="the daemon gone")
+    listing = subprocess.run([sys.executable, "-m", "ecfnb", "mounts"], capture_output=True,
+                             text=True, timeout=30).stdout
+    line = next(text for text in listing.splitlines() if mnt in text)
+    assert "DEAD" in line and f"ecfnb umount {mnt}" in line
+    off = subprocess.run([sys.executable, "-m", "ecfnb", "umount", mnt], capture_output=True,
+                         text=True, timeout=30)
+    assert off.returncode == 0, off.stderr
+    assert not mount.is_mounted(mnt)
+
+
+ANSI = job("ecflow_client --abort=$'\\e]0;pwned\\a\\e[2J'\nexit 0\n")
+
+
+@needs_fuse
+def test_terminal_escapes_of_a_real_abort_reason_do_not_reach_cat_on_the_mount(mnt):
+    from ecfnb import mount
+
+    definition = suite_head("esc") + "  task t\nendsuite\n"
+    with DemoServer(definition=definition, files={"esc/t.ecf": ANSI}) as server:
+        wait_until(lambda: task_state(server.port, "/esc/t").get("state") == "aborted",
+                   what="the abort")
+        mount.start(server.address, mnt, interval=1)
+        try:
+            for name in ("esc/t.abo", "esc/t.att", "esc.abo"):
+                data = subprocess.run(["cat", f"{mnt}/{name}"], capture_output=True,
+                                      timeout=30).stdout
+                assert data and b"\x1b" not in data and b"\x07" not in data, name
+            grep = subprocess.run(["grep", "-r", "pwned", f"{mnt}/esc"], capture_output=True,
+                                  timeout=30).stdout
+            assert b"pwned" in grep and b"\x1b" not in grep
+        finally:
+            mount.stop(mnt)
+
+
+def test_messages_name_the_real_cause(fresh_demo):
+    from ecfnb import ServerUnreachable
+    from ecfnb.demo import free_port
+
+    server = Server(fresh_demo.host, fresh_demo.port)
+    server.sync()
+    os.kill(fresh_demo.process.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(ServerUnreachable, match="no answer within the timeout"):
+            server.ping()
+    finally:
+        os.kill(fresh_demo.process.pid, signal.SIGCONT)
+    with pytest.raises(ServerUnreachable, match="does not resolve"):
+        Server("nohost.invalid:3141").sync()
+    with pytest.raises(ServerUnreachable, match="connection refused"):
+        Server(f"localhost:{free_port()}").ping()
+    with pytest.raises(ValueError, match="without a scheme"):
+        Server("http://localhost:3141")
+
+
+def test_paths_are_quoted_as_written_dots_normalised_and_dotdot_refused(server):
+    from ecfnb import NodeNotFound
+    from ecfnb.errors import BadPath
+
+    fsmap = FileSystemMap(server)
+    with pytest.raises(NodeNotFound, match=r"'/demo/forecast/post\.att\.att'"):
+        fsmap.read("/demo/forecast/post.att.att")
+    assert fsmap.read("/demo/./forecast/post.out") == fsmap.read("/demo/forecast/post.out")
+    with pytest.raises(BadPath, match=r"'/demo/forecast/\.\.'.*'\.\.' is not allowed"):
+        fsmap.read("/demo/forecast/..")
+    with pytest.raises(BadPath):
+        server.node("/demo/../demo")
