@@ -29,6 +29,8 @@ BROKEN = job('echo "the other server\'s job"\necflow_client --abort="other serve
 
 
 def test_a_different_server_on_the_same_port(tmp_path):
+    from ecfnb import mount
+
     first = DemoServer(tasks=60).start()
     port = first.port
     server = Server(first.host, port)
@@ -38,6 +40,12 @@ def test_a_different_server_on_the_same_port(tmp_path):
     assert "/gen00" in fs.ls("/", detail=False)
     watcher = AbortWatcher(first.address, interval=0.5).start()
     explorer = explore(Server(first.host, port), interval=0.5)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    mounted = os.path.exists("/dev/fuse")
+    if mounted:
+        mount.start(first.address, str(mnt), interval=1)
+        assert "gen00" in os.listdir(mnt)
     second = None
     try:
         wait_until(lambda: watcher.status == "connected", what="the watcher")
@@ -59,7 +67,13 @@ def test_a_different_server_on_the_same_port(tmp_path):
                    timeout=15, what="the explorer to show the new suite")
         explorer.select("/other/broken")
         assert explorer.panel.info is not None and explorer.panel.info.state == "aborted"
+        if mounted:
+            wait_until(lambda: "other" in os.listdir(mnt), timeout=10,
+                       what="the mount to show the new server's suite")
+            assert b"other server" in (mnt / "other" / "broken.abo").read_bytes()
     finally:
+        if mounted and mount.is_mounted(str(mnt)):
+            mount.stop(str(mnt))
         watcher.stop()
         explorer.close()
         if second is not None:
