@@ -100,7 +100,11 @@ class JsonLinesChild:
         # The reader reaches the end of the child's output by itself once the child is
         # gone: join it before closing that stream under its feet.
         if self._reader is not None and self._reader is not threading.current_thread():
-            self._reader.join(5)
+            # Not join(5): a timed lock wait never returns under libfaketime (measured
+            # with Debian's faketime), and ecfnb must work at any date.
+            deadline = time.monotonic() + 5
+            while self._reader.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.01)
         self._reader = None
         if proc is not None:
             for stream in (proc.stdin, proc.stdout):

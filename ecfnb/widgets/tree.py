@@ -584,13 +584,13 @@ class NodeTree(widgets.VBox):
         if not wait:
             return True
         deadline = time.monotonic() + timeout
-        with self._done:
-            while not all(s in self._finished for s in seqs):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._done.wait(min(left, 0.5))
-        return True
+        while True:  # a sleep, not Condition.wait(timeout): see panel._pause
+            with self._lock:
+                if all(s in self._finished for s in seqs):
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
 
     # -- controls -------------------------------------------------------------------------
     def _on_live(self, live: bool) -> None:
