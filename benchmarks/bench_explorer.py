@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ecfnb.demo import DemoServer  # noqa: E402
+from ecfnb import DemoServer  # noqa: E402
 
 WIDE, MANY = "/wide", "/wide/many"
 WIDE_TASKS = 1000
@@ -111,7 +111,7 @@ def fresh_sync(address: str) -> dict[str, float]:
 
 def explore_once(address: str) -> dict[str, float]:
     """``explore()`` in a fresh process, as in a new kernel: to the tree with its suites."""
-    from ecfnb.widgets.explorer import explore
+    from ecfnb import explore
 
     start = time.perf_counter()
     explorer = explore(address, interval=3600)
@@ -122,9 +122,9 @@ def explore_once(address: str) -> dict[str, float]:
 
 # -- kernel side (run in a child process: python bench_explorer.py --kernel ADDRESS) ---
 def kernel_side(address: str, repeat: int) -> dict[str, Any]:
-    from ecfnb.server import Server
-    from ecfnb.tree_poller import TreeFollower
-    from ecfnb.widgets.explorer import explore
+    from ecfnb import Server, explore
+    from ecfnb.widgets.poller import TreeFollower
+    from ecfnb.widgets.poller_messages import Command
 
     out: dict[str, Any] = {}
     base = rss_mb()
@@ -183,7 +183,7 @@ def kernel_side(address: str, repeat: int) -> dict[str, Any]:
 
         # The same poll in this process, without the pipe: what the poller itself costs.
         follower = TreeFollower(Server(address, timeout=60))
-        follower.command({"shown": sorted(view.nodes), "opened": dict(view.pages)})
+        follower.command(Command(shown=tuple(sorted(view.nodes)), opened=dict(view.pages)))
         follower.poll()
         polls, poll_requests = [], []
         for _ in range(repeat):

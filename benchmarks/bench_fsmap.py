@@ -24,9 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ecfnb.demo import DemoServer  # noqa: E402
-from ecfnb.fsmap import FileSystemMap  # noqa: E402
-from ecfnb.server import Server  # noqa: E402
+from ecfnb import (
+    DemoServer,  # noqa: E402
+    FileSystemMap,  # noqa: E402
+    Server,  # noqa: E402
+)
 
 CONTENT = (".ecf", ".job", ".out", ".man")
 
@@ -65,7 +67,7 @@ def bench(label: str, demo: DemoServer, modes: list[str], repeat: int) -> None:
     client = ecflow.Client(demo.host, str(demo.port))
     base, _ = timed(lambda: client.get_server_defs(), repeat)
     print(f"\n{label}: baseline get_server_defs {base * 1000:.1f} ms (median of {repeat})")
-    full, _ = timed(lambda: server._full_sync(), repeat)
+    full, _ = timed(lambda: (server.reset(), server.sync()), repeat)  # a full sync
     print(f"  Server full sync          {full * 1000:9.1f} ms  ratio {full / base:6.2f}")
     for mode in modes:
         # a new map each time: no content cache carried between runs

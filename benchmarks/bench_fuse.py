@@ -31,10 +31,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ecfnb import mount  # noqa: E402
-from ecfnb.demo import DemoServer  # noqa: E402
-from ecfnb.fuse import COUNTERS_XATTR  # noqa: E402
-from ecfnb.server import Server  # noqa: E402
+import ecfnb  # noqa: E402
+from ecfnb import (
+    COUNTERS_XATTR,  # noqa: E402
+    DemoServer,  # noqa: E402
+    Server,  # noqa: E402
+)
 
 
 def timed(cmd: str, timeout: float) -> tuple[float, str]:
@@ -84,7 +86,7 @@ def bench(n: int, rounds: int, interval: float, naive_timeout: float) -> None:
         for r in range(rounds):
             mnt = os.path.join(tmp, f"mnt{r}")
             os.mkdir(mnt)
-            info = mount.start(demo.address, mnt, interval=interval)
+            info = ecfnb.mount(demo.address, mnt, interval=interval)
             try:
                 floors = [timed(floor_cmd, 300)[0]]
                 cpu = cpu_seconds(info.pid)
@@ -116,7 +118,7 @@ def bench(n: int, rounds: int, interval: float, naive_timeout: float) -> None:
                     print(f"  ecfnb cat 50 MB output              {cat:9.2f} s  "
                           f"(disk cat {disk:.2f} s)")
             finally:
-                mount.stop(mnt)
+                ecfnb.umount(mnt)
         if rounds > 1:
             for what, values in ratios.items():
                 print(f" {what:6} find: ratio median {statistics.median(values):.2f} "
@@ -130,7 +132,7 @@ def _without_polling(demo: DemoServer, tmp: str, floor: float, interval: float) 
     os.mkdir(mnt)
     os.environ["ECFNB_FUSE_POLL_US"] = "0"  # read by the daemon at start
     try:
-        info = mount.start(demo.address, mnt, interval=interval)
+        info = ecfnb.mount(demo.address, mnt, interval=interval)
     finally:
         del os.environ["ECFNB_FUSE_POLL_US"]
     try:
@@ -140,7 +142,7 @@ def _without_polling(demo: DemoServer, tmp: str, floor: float, interval: float) 
         print(f"  same, daemon never polling          {fmt(seconds, floor)}  "
               f"({found.strip()}; daemon CPU {cpu_seconds(info.pid) - cpu:.2f} s)")
     finally:
-        mount.stop(mnt)
+        ecfnb.umount(mnt)
 
 
 def _after_change(demo: DemoServer, mnt: str, task: str, interval: float, floor: float,
@@ -160,7 +162,7 @@ def _naive(demo: DemoServer, tmp: str, floor: float, naive_timeout: float) -> No
     proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "naive_fuse.py"),
                              demo.host, str(demo.port), naive_mnt])
     try:
-        while not mount.is_mounted(naive_mnt):
+        while not ecfnb.is_mounted(naive_mnt):
             time.sleep(0.05)
         naive, found = timed(f"find {naive_mnt} -name '*.abo' | wc -l", naive_timeout)
         print(f"  naive find -name '*.abo'            {fmt(naive, floor)}  "

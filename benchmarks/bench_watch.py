@@ -118,7 +118,7 @@ def main() -> None:
 
 def _quiet_tasks(demo: DemoServer, count: int) -> list[str]:
     """Queued or complete tasks, so that every forced abort is a new one."""
-    from ecfnb.server import Server
+    from ecfnb import Server
 
     server, found, stack = Server(demo.host, demo.port, timeout=30), [], ["/"]
     while stack and len(found) < count:

@@ -5,25 +5,29 @@
     server.node("/demo/forecast/post")
 
 Everything public is named in ``_PUBLIC`` below and imported on first use, so
-``import ecfnb`` stays light and ``ecfnb`` imports without ipywidgets. The modules
-that implement public functions are private (``_watch``, ``_incident``, ...), as in
-httpx: importing a submodule sets an attribute of the package with the module's
-name, so a public ``ecfnb.incident`` beside a module ``ecfnb/incident.py`` was
-replaced by the module at its first use.
+``import ecfnb`` stays light and imports without ipywidgets. The modules that
+implement it are private and layered (README, "Layout"): importing a submodule sets
+an attribute of its package with the module's name, so a public ``ecfnb.incident``
+beside a module ``ecfnb/incident.py`` used to be replaced by the module at its first
+use (httpx's answer: private implementation modules, one public namespace).
 
 ``%load_ext ecfnb`` adds the magics (``%ecf_connect`` ...). ecFlow's Python module
-is not on PyPI: without it, importing ecfnb's server layer raises ``EcflowMissing``
-saying how to install it.
+is not on PyPI: without it, importing ecfnb raises ``EcflowMissing`` saying how to
+install it.
 """
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
+import sys
+import warnings
 from collections.abc import Iterable
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .server import Server
+    from ._server.server import Server
     from .widgets.explorer import Explorer
     from .widgets.watch_panel import WatchPanel
 
@@ -36,39 +40,51 @@ except ImportError as _exc:
 
     raise EcflowMissing(str(_exc)) from None
 
-#: Public name -> the module that defines it (relative to ecfnb).
-_PUBLIC: dict[str, str] = {
-    # one server
-    "Server": ".server", "SyncResult": ".server", "ServerInfo": ".server",
-    "connect": ".server", "resolve": ".server",
-    "NodeInfo": ".nodes", "Attribute": ".nodes", "Variable": ".nodes",
-    # the filesystem mapping
-    "FileSystemMap": ".fsmap", "Entry": ".fsmap", "DirEntry": ".fsmap",
-    # the server log
-    "LogClock": "._serverlog", "timeline": "._timeline", "Timeline": "._timeline",
-    "Run": "._timeline", "parse_log": "._timeline",
+#: Public name -> (module, attribute); the attribute is the name unless given.
+_PUBLIC: dict[str, tuple[str, str]] = {name: (module, attribute or name) for module, names in {
+    # one server: connection, nodes as plain data, the process's current server
+    "._server.server": ("Server", "SyncResult", "ServerInfo", "Zombie", "connect", "resolve",
+                        "parse_address", "format_address"),
+    "._server.nodes": ("NodeInfo", "Attribute", "Variable"),
+    "._base.states": ("STATE_COLOURS", "STATE_ABBREV"),
+    "._base.serverlog": ("LogClock",),
+    # the filesystem mapping, its actions and the server log's runs
+    "._map.fsmap": ("FileSystemMap", "Entry", "DirEntry", "MappedFile"),
+    "._map.actions": ("ACTIONS", "Action", "actions_for", "available_actions",
+                      "check_action", "run_action"),
+    "._map.timeline": ("timeline", "Timeline", "Run", "parse_log"),
+    # the server as files
+    "._fsview.filesystem": ("EcflowFileSystem",),
+    "._fsview.jupyterfs": ("jupyterfs_config",),
+    "._fuse.mount": ("MountInfo", "mount", "umount", "mounts", "is_mounted", "fuse_available"),
+    "._fuse.ops": ("COUNTERS_XATTR",),
     # being told
-    "AbortWatcher": "._watch", "AbortEvent": ".watch_events", "LateEvent": ".watch_events",
+    "._watch.watcher": ("AbortWatcher",),
+    "._watch.events": ("AbortEvent", "LateEvent", "ZombieEvent", "WatcherEvent"),
+    "._watch.mail": ("send_event", "event_message", "check_smtp"),
     # incidents
-    "incident": "._incident", "IncidentRecord": "._incident",
-    # a local server with the demo suite
-    "DemoServer": ".demo",
+    "._incident": ("incident", "IncidentRecord"),
+    # a local server with the demo suite (and the tests' own)
+    "._demo.server": ("DemoServer", "free_port"),
     # errors
-    "EcfnbError": ".errors", "EcflowMissing": ".errors", "ServerUnreachable": ".errors",
-    "NodeNotFound": ".errors", "AccessDenied": ".errors", "AuthenticationFailed": ".errors",
-    "ServerError": ".errors", "FileUnavailable": ".errors",
+    ".errors": ("EcfnbError", "EcflowMissing", "ServerUnreachable", "NodeNotFound",
+                "AccessDenied", "AuthenticationFailed", "ServerError", "FileUnavailable",
+                "MountError", "BadPath"),
     # widgets (need ipywidgets)
-    "WatchPanel": ".widgets.watch_panel", "Explorer": ".widgets.explorer",
-}
+    ".widgets.watch_panel": ("WatchPanel",),
+    ".widgets.explorer": ("Explorer",),
+    ".widgets.tree": ("NodeTree",),
+    ".widgets.panel": ("NodePanel",),
+}.items() for name, attribute in ((n, None) for n in names)}
 
 __all__ = sorted([*_PUBLIC, "explore", "watch", "load_ipython_extension", "__version__"])
 
 
 def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
+    where = _PUBLIC.get(name)
+    if where is None:
         raise AttributeError(f"module 'ecfnb' has no attribute {name!r}")
-    value = getattr(import_module(module, __name__), name)
+    value = getattr(import_module(where[0], __name__), where[1])
     globals()[name] = value  # once: later lookups are plain attribute reads
     return value
 
@@ -106,6 +122,44 @@ def explore(address_or_server: Any = None, path: str = "/", interval: float = 10
 
 def load_ipython_extension(ipython) -> None:  # noqa: ANN001 - IPython's shell
     """``%load_ext ecfnb``: register the ecfnb magics."""
-    from .magics import register
+    from ._frontends.magics import register
 
     register(ipython)
+
+
+#: Module paths of earlier versions -> where the code is now. Imports of them still
+#: work, with a DeprecationWarning: use the names above instead.
+_MOVED = {
+    "ecfnb.server": "ecfnb._server.server", "ecfnb.nodes": "ecfnb._server.nodes",
+    "ecfnb.fsmap": "ecfnb._map.fsmap", "ecfnb.actions": "ecfnb._map.actions",
+    "ecfnb.demo": "ecfnb._demo.server", "ecfnb.demo_suite": "ecfnb._demo.suites",
+    "ecfnb.fuse": "ecfnb._fuse.ops",
+    "ecfnb.fsspec": "ecfnb._fsview.filesystem", "ecfnb.jupyterfs": "ecfnb._fsview.jupyterfs",
+    "ecfnb.watch_events": "ecfnb._watch.events", "ecfnb.mail": "ecfnb._watch.mail",
+    "ecfnb.magics": "ecfnb._frontends.magics", "ecfnb.cli": "ecfnb._frontends.cli",
+    "ecfnb.reprs": "ecfnb._base.html",
+}
+
+
+class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds the modules of ``_MOVED`` under their old names (the same module objects)."""
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name not in _MOVED:
+            return None
+        return importlib.util.spec_from_loader(name, self)
+
+    def create_module(self, spec: Any) -> Any:
+        warnings.warn(f"{spec.name} is now {_MOVED[spec.name]}, a private module: use the "
+                      "public names of ecfnb (README, 'Using it')", DeprecationWarning,
+                      stacklevel=3)
+        module = import_module(_MOVED[spec.name])
+        self._spec = module.__spec__  # the import system sets the alias's spec on it
+        return module
+
+    def exec_module(self, module: Any) -> None:
+        module.__spec__ = self._spec
+
+
+if not any(isinstance(finder, _MovedModules) for finder in sys.meta_path):
+    sys.meta_path.append(_MovedModules())

@@ -1,5 +1,5 @@
 """``python -m ecfnb ...`` is the ``ecfnb`` command."""
 
-from .cli import main
+from ._frontends.cli import main
 
 raise SystemExit(main())

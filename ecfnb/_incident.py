@@ -17,13 +17,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ._serverlog import LogClock, mentions, parse_line
-from ._states import TASK_KINDS
-from ._text import md_code, md_fence, md_text, printable
+from ._base.html import output_lines_html, state_chip
+from ._base.serverlog import LogClock, mentions, parse_line
+from ._base.states import TASK_KINDS
+from ._base.text import md_code, md_fence, md_text, printable
+from ._map.fsmap import FileSystemMap
+from ._server.server import Server, resolve
 from .errors import EcfnbError
-from .fsmap import FileSystemMap
-from .reprs import output_lines_html, state_chip
-from .server import Server, resolve
 
 KEY_VARIABLES = ("ECF_JOB", "ECF_JOBOUT", "ECF_SCRIPT", "ECF_TRYNO", "ECF_TRIES", "ECF_RID",
                  "ECF_JOB_CMD", "ECF_KILL_CMD", "ECF_HOST", "ECF_PORT", "ECF_HOME",
@@ -237,7 +237,7 @@ def _timeline_png(server: Server, path: str, since: datetime, clock: LogClock
                   ) -> tuple[bytes | None, str]:
     """The runs of the node's family around the incident, or why there is no picture."""
     try:
-        from ._timeline import timeline
+        from ._map.timeline import timeline
     except ImportError as exc:  # matplotlib missing
         return None, f"no timeline: {exc}"
     parent = path.rpartition("/")[0] or "/"

@@ -87,6 +87,10 @@ class AuthenticationFailed(AccessDenied):
         PermissionError.__init__(self, msg + ".")
 
 
+class MountError(EcfnbError, OSError):
+    """Mounting or unmounting failed; the message says what to do."""
+
+
 class BadPath(EcfnbError, ValueError):
     """A path that cannot name a node or a file of the mapping (a '..', ...)."""
 

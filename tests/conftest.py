@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ecfnb.demo import DemoServer
-from ecfnb.fsmap import FileSystemMap
-from ecfnb.server import Server
+from ecfnb import DemoServer, FileSystemMap, Server
 
 
 @pytest.fixture(scope="session")
@@ -115,15 +113,11 @@ def shell():
     """An IPython shell with ``%load_ext ecfnb``; the kernel-wide state is reset after."""
     from IPython.core.interactiveshell import InteractiveShell
 
-    from ecfnb import magics
-
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "ecfnb")
     yield ip
     Server.clear_current()
-    for watcher in magics.kernel_watchers:
-        watcher.stop()
-    magics.kernel_watchers.clear()
+    ip.run_line_magic("ecf_unwatch", "")
 
 
 #: The first line of a white list file (ECF_LISTS); any version from 4.4.5 on is accepted.

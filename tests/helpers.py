@@ -88,7 +88,7 @@ class Inbox:
     def __init__(self) -> None:
         from aiosmtpd.controller import Controller
 
-        from ecfnb.demo import free_port
+        from ecfnb import free_port
 
         self.messages: list = []
         self.controller = Controller(self, hostname="127.0.0.1", port=free_port())

@@ -16,10 +16,19 @@ from pathlib import Path
 
 import pytest
 
-from ecfnb.actions import ACTIONS, actions_for, available_actions, check_action, run_action
-from ecfnb.demo import DemoServer, free_port
-from ecfnb.errors import AccessDenied, NodeNotFound, ServerUnreachable
-from ecfnb.server import Server
+from ecfnb import (
+    ACTIONS,
+    AccessDenied,
+    DemoServer,
+    NodeNotFound,
+    Server,
+    ServerUnreachable,
+    actions_for,
+    available_actions,
+    check_action,
+    free_port,
+    run_action,
+)
 
 from conftest import (
     get_state,

@@ -12,8 +12,7 @@ import sys
 
 import pytest
 
-from ecfnb import AccessDenied, AuthenticationFailed, DemoServer, Server
-from ecfnb.actions import run_action
+from ecfnb import AccessDenied, AuthenticationFailed, DemoServer, Server, run_action
 
 from conftest import make_read_only
 from helpers import no_process_matching

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ecfnb.demo import free_port
-from ecfnb.jupyterfs import jupyterfs_config
+from ecfnb import free_port, jupyterfs_config
 
 from conftest import wait_for
 

@@ -29,10 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from ecfnb.demo import DemoServer
-from ecfnb.fsmap import FileSystemMap
-from ecfnb.nodes import STATE_COLOURS
-from ecfnb.server import Server
+from ecfnb import STATE_COLOURS, DemoServer, FileSystemMap, Server
 
 from browser import (
     chromium_page,
@@ -112,10 +109,10 @@ def page(request, lab, explore_demo):
 # -- helpers --------------------------------------------------------------------------------
 def tree_pollers(ports: list[int]) -> list[str]:
     """Command lines of the explorer's polling processes watching one of ``ports``."""
-    found = subprocess.run(["pgrep", "-af", "ecfnb.tree_poller"], capture_output=True,
+    found = subprocess.run(["pgrep", "-af", "ecfnb.widgets.poller"], capture_output=True,
                            text=True).stdout
     return [line for line in found.splitlines()
-            if any(f"ecfnb.tree_poller localhost:{port} " in line for port in ports)]
+            if any(f"ecfnb.widgets.poller localhost:{port} " in line for port in ports)]
 
 
 def write_notebook(lab, name: str, *sources: str) -> None:

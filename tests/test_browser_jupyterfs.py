@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ecfnb.jupyterfs import jupyterfs_config
+from ecfnb import jupyterfs_config
 
 from browser import chromium_page, require_chromium, running_lab, screenshot
 

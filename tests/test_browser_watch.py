@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ecfnb.server import Server
+from ecfnb import Server
 
 from browser import (
     chromium_page,
@@ -36,7 +36,7 @@ START_KERNEL = {"@jupyterlab/notebook-extension/tracker": {"autoStartDefaultKern
 
 def pollers(port: int) -> list[str]:
     """Command lines of the polling processes watching ``port``."""
-    found = subprocess.run(["pgrep", "-af", f"ecfnb.watch_poller localhost:{port}"],
+    found = subprocess.run(["pgrep", "-af", f"ecfnb._watch.poller localhost:{port}"],
                            capture_output=True, text=True).stdout
     return found.splitlines()
 

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ecfnb.demo import DemoServer, free_port
-from ecfnb.demo_suite import generated_definition
-from ecfnb.server import Server
+from ecfnb import DemoServer, Server, free_port
+from ecfnb._demo.suites import generated_definition
 
 from conftest import get_state
 

@@ -11,11 +11,7 @@ import signal
 
 import pytest
 
-from ecfnb.demo import free_port
-from ecfnb.nodes import STATE_COLOURS
-from ecfnb.server import Server
-from ecfnb.widgets.explorer import Explorer, explore
-from ecfnb.widgets.tree import NodeTree
+from ecfnb import STATE_COLOURS, Explorer, NodeTree, Server, explore, free_port
 
 from conftest import (
     error_without_ipywidgets,
@@ -293,26 +289,23 @@ def test_pause_resume_interval_and_close_leave_nothing(demo, tree):
     assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
 
 
-def test_ecf_tree_magic(demo, capsys):
-    from ecfnb import magics
-
-    explorer = magics.ecf_tree(f"{demo.address} {POST} --interval 30")
+def test_ecf_tree_magic(demo, shell, capsys):
+    explorer = shell.run_line_magic("ecf_tree", f"{demo.address} {POST} --interval 30")
     try:
         assert isinstance(explorer, Explorer) and explorer.tree.interval == 30
         assert explorer.panel.info is not None and explorer.panel.info.path == POST
     finally:
         explorer.close()
-    wrapped = magics._friendly(magics.ecf_tree)
-    assert wrapped(f"{demo.address} /a /b") is None
+    assert shell.run_line_magic("ecf_tree", f"{demo.address} /a /b") is None
     assert "usage: %ecf_tree" in capsys.readouterr().out
-    assert wrapped(f"{demo.address} --interval x") is None
+    assert shell.run_line_magic("ecf_tree", f"{demo.address} --interval x") is None
     assert "--interval needs a number" in capsys.readouterr().out
 
 
 
 def test_tree_view_protocol_batches_and_answers_the_browser(monkeypatch):
     """What the single tree widget sends the browser, and what a browser click does."""
-    from ecfnb.widgets.tree_widget import Item, TreeView
+    from ecfnb.widgets.tree_view import Item, TreeView
 
     sent: list[dict] = []
     monkeypatch.setattr(TreeView, "send", lambda self, content, buffers=None: sent.append(content))
@@ -324,7 +317,7 @@ def test_tree_view_protocol_batches_and_answers_the_browser(monkeypatch):
     opened: list[bool] = []
     family.observe(lambda change: opened.append(change["new"]), "opened")
     before = len(sent)
-    view._on_browser(view, {"op": "open", "id": family.id}, None)  # a click on the triangle
+    view.on_browser_message(view, {"op": "open", "id": family.id}, None)  # a click on the triangle
     assert family.opened and opened == [True]
     assert len(sent) == before  # no echo of the browser's own open back to it
     with view.batch():  # many changes, one message
@@ -332,10 +325,10 @@ def test_tree_view_protocol_batches_and_answers_the_browser(monkeypatch):
         leaf.name = "<b>t2</b>"
     assert sent[-1]["op"] == "batch" and [op["op"] for op in sent[-1]["ops"]] == \
         ["children", "label"]
-    view._on_browser(view, {"op": "select", "id": leaf.id}, None)
-    view._on_browser(view, {"op": "select", "id": family.nodes[0].id}, None)
+    view.on_browser_message(view, {"op": "select", "id": leaf.id}, None)
+    view.on_browser_message(view, {"op": "select", "id": family.nodes[0].id}, None)
     assert view.selected_nodes == (family.nodes[0],)  # one selection at a time
-    view._on_browser(view, {"op": "hello"}, None)  # a view drawn later gets everything
+    view.on_browser_message(view, {"op": "hello"}, None)  # a view drawn later gets everything
     snapshot = sent[-1]
     assert snapshot["op"] == "snapshot" and len(snapshot["children"][1]["children"]) == 2
     view.close()

@@ -12,15 +12,16 @@ import time
 import fsspec
 import pytest
 
+import ecfnb
 from ecfnb import (
     AbortEvent,
     AbortWatcher,
     DemoServer,
     FileSystemMap,
     Server,
+    WatcherEvent,
     explore,
 )
-from ecfnb.watch_events import WatcherEvent
 
 from helpers import job, suite_head, task_state, wait_until
 
@@ -29,8 +30,6 @@ BROKEN = job('echo "the other server\'s job"\necflow_client --abort="other serve
 
 
 def test_a_different_server_on_the_same_port(tmp_path):
-    from ecfnb import mount
-
     first = DemoServer(tasks=60).start()
     port = first.port
     server = Server(first.host, port)
@@ -44,7 +43,7 @@ def test_a_different_server_on_the_same_port(tmp_path):
     mnt.mkdir()
     mounted = os.path.exists("/dev/fuse")
     if mounted:
-        mount.start(first.address, str(mnt), interval=1)
+        ecfnb.mount(first.address, str(mnt), interval=1)
         assert "gen00" in os.listdir(mnt)
     second = None
     try:
@@ -72,8 +71,8 @@ def test_a_different_server_on_the_same_port(tmp_path):
                        what="the mount to show the new server's suite")
             assert b"other server" in (mnt / "other" / "broken.abo").read_bytes()
     finally:
-        if mounted and mount.is_mounted(str(mnt)):
-            mount.stop(str(mnt))
+        if mounted and ecfnb.is_mounted(str(mnt)):
+            ecfnb.umount(str(mnt))
         watcher.stop()
         explorer.close()
         if second is not None:
@@ -211,20 +210,16 @@ needs_fuse = pytest.mark.skipif(not os.path.exists("/dev/fuse"),
 
 @pytest.fixture
 def mnt(tmp_path):
-    from ecfnb import mount
-
     point = tmp_path / "mnt"
     point.mkdir()
     yield str(point)
-    if mount.is_mounted(str(point)):
-        mount.stop(str(point))
+    if ecfnb.is_mounted(str(point)):
+        ecfnb.umount(str(point))
 
 
 @needs_fuse
 def test_a_file_opened_before_its_node_was_deleted_stays_readable(fresh_demo, mnt):
-    from ecfnb import mount
-
-    mount.start(fresh_demo.address, mnt, interval=1)
+    ecfnb.mount(fresh_demo.address, mnt, interval=1)
     name = f"{mnt}/demo/housekeeping/nightly.att"
     whole = open(name, "rb").read()
     assert whole.startswith(b"task nightly")
@@ -242,9 +237,7 @@ def test_a_file_opened_before_its_node_was_deleted_stays_readable(fresh_demo, mn
 def test_a_dead_mount_is_said_dead_and_umount_cleans_it(demo, mnt):
     import sys
 
-    from ecfnb import mount
-
-    info = mount.start(demo.address, mnt, interval=2)
+    info = ecfnb.mount(demo.address, mnt, interval=2)
     os.kill(info.pid, signal.SIGKILL)
     wait_until(lambda: not os.path.exists(f"/proc/{info.pid}") or
                open(f"/proc/{info.pid}/stat").read().split()[2] == "Z", what="the daemon gone")
@@ -255,7 +248,7 @@ def test_a_dead_mount_is_said_dead_and_umount_cleans_it(demo, mnt):
     off = subprocess.run([sys.executable, "-m", "ecfnb", "umount", mnt], capture_output=True,
                          text=True, timeout=30)
     assert off.returncode == 0, off.stderr
-    assert not mount.is_mounted(mnt)
+    assert not ecfnb.is_mounted(mnt)
 
 
 ANSI = job("ecflow_client --abort=$'\\e]0;pwned\\a\\e[2J'\nexit 0\n")
@@ -263,13 +256,11 @@ ANSI = job("ecflow_client --abort=$'\\e]0;pwned\\a\\e[2J'\nexit 0\n")
 
 @needs_fuse
 def test_terminal_escapes_of_a_real_abort_reason_do_not_reach_cat_on_the_mount(mnt):
-    from ecfnb import mount
-
     definition = suite_head("esc") + "  task t\nendsuite\n"
     with DemoServer(definition=definition, files={"esc/t.ecf": ANSI}) as server:
         wait_until(lambda: task_state(server.port, "/esc/t").get("state") == "aborted",
                    what="the abort")
-        mount.start(server.address, mnt, interval=1)
+        ecfnb.mount(server.address, mnt, interval=1)
         try:
             for name in ("esc/t.abo", "esc/t.att", "esc.abo"):
                 data = subprocess.run(["cat", f"{mnt}/{name}"], capture_output=True,
@@ -279,12 +270,11 @@ def test_terminal_escapes_of_a_real_abort_reason_do_not_reach_cat_on_the_mount(m
                                   timeout=30).stdout
             assert b"pwned" in grep and b"\x1b" not in grep
         finally:
-            mount.stop(mnt)
+            ecfnb.umount(mnt)
 
 
 def test_messages_name_the_real_cause(fresh_demo):
-    from ecfnb import ServerUnreachable
-    from ecfnb.demo import free_port
+    from ecfnb import ServerUnreachable, free_port
 
     server = Server(fresh_demo.host, fresh_demo.port)
     server.sync()
@@ -303,8 +293,7 @@ def test_messages_name_the_real_cause(fresh_demo):
 
 
 def test_paths_are_quoted_as_written_dots_normalised_and_dotdot_refused(server):
-    from ecfnb import NodeNotFound
-    from ecfnb.errors import BadPath
+    from ecfnb import BadPath, NodeNotFound
 
     fsmap = FileSystemMap(server)
     with pytest.raises(NodeNotFound, match=r"'/demo/forecast/post\.att\.att'"):

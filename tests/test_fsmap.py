@@ -8,10 +8,8 @@ import resource
 
 import pytest
 
-from ecfnb.errors import NodeNotFound
-from ecfnb.fsmap import FileSystemMap, attributes_text
-from ecfnb.nodes import STATE_ABBREV
-from ecfnb.server import Server
+from ecfnb import STATE_ABBREV, FileSystemMap, NodeNotFound, Server
+from ecfnb._map.fsmap import attributes_text
 
 from conftest import get_state, wait_for
 from helpers import server_version

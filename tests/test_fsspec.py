@@ -8,10 +8,7 @@ from pathlib import Path
 import fsspec
 import pytest
 
-from ecfnb.demo import DemoServer, free_port
-from ecfnb.errors import ServerUnreachable
-from ecfnb.fsspec import EcflowFileSystem
-from ecfnb.server import Server
+from ecfnb import DemoServer, EcflowFileSystem, Server, ServerUnreachable, free_port
 
 from conftest import get_state
 

@@ -10,11 +10,9 @@ import time
 
 import pytest
 
-from ecfnb import mount
-from ecfnb.demo import free_port
-from ecfnb.fsmap import FileSystemMap
-from ecfnb.fuse import COUNTERS_XATTR, MountError, make_operations
-from ecfnb.server import Server
+import ecfnb
+from ecfnb import COUNTERS_XATTR, FileSystemMap, MountError, Server, free_port
+from ecfnb._fuse.ops import make_operations
 
 from conftest import get_state, wait_for
 
@@ -32,13 +30,13 @@ def mnt(tmp_path):
     point = tmp_path / "mnt"
     point.mkdir()
     yield str(point)
-    if mount.is_mounted(str(point)):
-        mount.stop(str(point))
+    if ecfnb.is_mounted(str(point)):
+        ecfnb.umount(str(point))
 
 
 @pytest.fixture
 def mounted(demo, mnt):
-    mount.start(demo.address, mnt, interval=INTERVAL)
+    ecfnb.mount(demo.address, mnt, interval=INTERVAL)
     return mnt
 
 
@@ -95,7 +93,7 @@ def test_writes_are_read_only(mounted, cmd):
 
 
 def test_change_appears_within_one_interval_with_fresh_mtime(fresh_demo, mnt):
-    mount.start(fresh_demo.address, mnt, interval=INTERVAL)
+    ecfnb.mount(fresh_demo.address, mnt, interval=INTERVAL)
     assert sh(f"find {mnt} -name '*.sus'").stdout.decode().count(".sus") == 1
     time.sleep(2)  # state-change times have one-second resolution
     before = int(time.time()) - 1
@@ -120,7 +118,7 @@ def test_change_appears_within_one_interval_with_fresh_mtime(fresh_demo, mnt):
 
 
 def test_listings_cached_by_the_kernel_until_the_server_changes(fresh_demo, mnt):
-    mount.start(fresh_demo.address, mnt, interval=INTERVAL)
+    ecfnb.mount(fresh_demo.address, mnt, interval=INTERVAL)
     abo = f"find {mnt} -name '*.abo'"
     first = found(sh(abo).stdout, mnt)
     assert "/demo/forecast/post.abo" in first
@@ -152,7 +150,7 @@ def test_listings_cached_by_the_kernel_until_the_server_changes(fresh_demo, mnt)
 
 def test_without_the_kernel_cache_listings_are_read_every_time(demo, mnt, monkeypatch):
     monkeypatch.setenv("ECFNB_FUSE_DIR_CACHE", "0")  # the daemon's libfuse is left alone
-    mount.start(demo.address, mnt, interval=INTERVAL)
+    ecfnb.mount(demo.address, mnt, interval=INTERVAL)
     abo = f"find {mnt} -name '*.abo'"
     first = found(sh(abo).stdout, mnt)
     before = counters(mnt)
@@ -165,7 +163,7 @@ def test_without_the_kernel_cache_listings_are_read_every_time(demo, mnt, monkey
 def test_without_readdirplus_a_walk_looks_up_each_directory(demo, mnt, monkeypatch):
     """The plain readdir path (a kernel without readdirplus) lists the same tree."""
     monkeypatch.setenv("ECFNB_FUSE_READDIRPLUS", "0")
-    mount.start(demo.address, mnt, interval=INTERVAL)
+    ecfnb.mount(demo.address, mnt, interval=INTERVAL)
     expected = {f"{p}.abo" for p, (_k, s) in get_state(demo.port).items() if s == "aborted"}
     assert found(sh(f"find {mnt} -name '*.abo'").stdout, mnt) == expected
     assert "post.out" in os.listdir(f"{mnt}/demo/forecast")
@@ -177,22 +175,22 @@ def test_operations_keep_only_listings_no_sync_changed(fresh_demo):
     ops = make_operations(fsmap, interval=0.0)  # every call syncs
     paths = ["/", "/demo", "/demo/forecast", "/demo/prepare", "/demo/archive"]
     for path in paths:
-        assert ops.opendir_keep(path) is False  # never listed: nothing to keep
+        assert ops.opendir_state(path)[0] is False  # never listed: nothing to keep
         ops.dir_entries(path)
-    assert all(ops.opendir_keep(path) for path in paths)
+    assert all(ops.opendir_state(path)[0] for path in paths)
     fresh_demo.client("--force=complete", "/demo/forecast/post")
-    wait_for(lambda: not ops.opendir_keep("/demo/forecast"), what="the change to be seen")
-    assert ops.opendir_keep("/demo/prepare") and ops.opendir_keep("/demo/archive")
+    wait_for(lambda: not ops.opendir_state("/demo/forecast")[0], what="the change to be seen")
+    assert ops.opendir_state("/demo/prepare")[0] and ops.opendir_state("/demo/archive")[0]
     listing = ops.dir_entries("/demo/forecast")
     assert b"post.com" in listing.names
     assert listing.names.index(b"post.com") not in listing.dirs
-    assert ops.opendir_keep("/demo/forecast")
+    assert ops.opendir_state("/demo/forecast")[0]
     with pytest.raises(OSError):
-        ops.opendir_keep("/demo/nowhere")
+        ops.opendir_state("/demo/nowhere")[0]
 
 
 def test_server_killed_while_mounted(fresh_demo, mnt):
-    mount.start(fresh_demo.address, mnt, interval=INTERVAL)
+    ecfnb.mount(fresh_demo.address, mnt, interval=INTERVAL)
     assert sh(f"cat {mnt}/demo/forecast/post.att").returncode == 0
     fresh_demo.checkpoint()
     fresh_demo.kill()
@@ -208,34 +206,34 @@ def test_server_killed_while_mounted(fresh_demo, mnt):
 
 
 def test_cli_mount_umount_and_errors(demo, tmp_path):
-    ecfnb = [sys.executable, "-m", "ecfnb"]
+    command = [sys.executable, "-m", "ecfnb"]
     point = tmp_path / "m"
-    missing = subprocess.run([*ecfnb, "mount", demo.address, str(point)], capture_output=True,
+    missing = subprocess.run([*command, "mount", demo.address, str(point)], capture_output=True,
                              text=True)
     assert missing.returncode == 1 and "does not exist: create it with 'mkdir -p" in missing.stderr
     point.mkdir()
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "f").write_text("x")
-    full = subprocess.run([*ecfnb, "mount", demo.address, str(tmp_path / "full")],
+    full = subprocess.run([*command, "mount", demo.address, str(tmp_path / "full")],
                           capture_output=True, text=True)
     assert full.returncode == 1 and "is not empty" in full.stderr
-    down = subprocess.run([*ecfnb, "mount", f"localhost:{free_port()}", str(point)],
+    down = subprocess.run([*command, "mount", f"localhost:{free_port()}", str(point)],
                           capture_output=True,
                           text=True)
     assert down.returncode == 1 and "not reachable" in down.stderr
-    ok = subprocess.run([*ecfnb, "mount", demo.address, str(point)], capture_output=True,
+    ok = subprocess.run([*command, "mount", demo.address, str(point)], capture_output=True,
                         text=True)
     try:
         assert ok.returncode == 0 and "(pid " in ok.stdout
-        assert mount.is_mounted(str(point))
-        again = subprocess.run([*ecfnb, "mount", demo.address, str(point)], capture_output=True,
+        assert ecfnb.is_mounted(str(point))
+        again = subprocess.run([*command, "mount", demo.address, str(point)], capture_output=True,
                                text=True)
         assert again.returncode == 1 and "already mounted" in again.stderr
-        listing = subprocess.run([*ecfnb, "mounts"], capture_output=True, text=True).stdout
+        listing = subprocess.run([*command, "mounts"], capture_output=True, text=True).stdout
         assert f"{demo.address} on {point}" in listing
     finally:
-        off = subprocess.run([*ecfnb, "umount", str(point)], capture_output=True, text=True)
-    assert off.returncode == 0 and not mount.is_mounted(str(point))
+        off = subprocess.run([*command, "umount", str(point)], capture_output=True, text=True)
+    assert off.returncode == 0 and not ecfnb.is_mounted(str(point))
     pid = int(ok.stdout.split("(pid ")[1].split(")")[0])
     wait_for(lambda: not os.path.exists(f"/proc/{pid}"), timeout=10, what="the daemon to exit")
     for out in (missing.stderr, full.stderr, down.stderr):
@@ -243,6 +241,8 @@ def test_cli_mount_umount_and_errors(demo, tmp_path):
 
 
 def test_no_fuse_says_what_to_install(monkeypatch):
+    from ecfnb._fuse import mount  # a unit of the mount's own checks
+
     monkeypatch.setattr(mount.shutil, "which", lambda name: None)
     with pytest.raises(MountError, match="apt-get install fuse3"):
         mount.check_fuse()
@@ -265,14 +265,14 @@ def test_ecf_mount_in_a_real_kernel(demo, mnt, how):
         run("%load_ext ecfnb")
         said = run(f"%ecf_mount {demo.address} {mnt}")
         assert f"mounted {demo.address} on {mnt}" in said
-        assert mount.is_mounted(mnt)
+        assert ecfnb.is_mounted(mnt)
         assert f"{mnt} (pid" in run("%ecf_mounts") and "(this kernel)" in run("%ecf_mounts")
         assert "post.abo" in run(f"import os; print(os.listdir('{mnt}/demo/forecast'))")
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=(how == "kill"))
     # shutdown: the kernel's atexit unmounts; kill (SIGKILL): the child sees its parent gone
-    wait_for(lambda: not mount.is_mounted(mnt), timeout=15, what="the mount to go away")
+    wait_for(lambda: not ecfnb.is_mounted(mnt), timeout=15, what="the mount to go away")
 
 
 def test_server_module_shared_by_threads_of_the_mount(mounted):
@@ -284,10 +284,10 @@ def test_server_module_shared_by_threads_of_the_mount(mounted):
 
 
 def test_server_object_not_needed_to_unmount(demo, mnt):
-    info = mount.start(demo.address, mnt, interval=INTERVAL)
+    info = ecfnb.mount(demo.address, mnt, interval=INTERVAL)
     assert info.pid and Server(demo.host, demo.port).ping() < 2
-    mount.stop(mnt)
-    assert not mount.is_mounted(mnt)
+    ecfnb.umount(mnt)
+    assert not ecfnb.is_mounted(mnt)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -297,9 +297,9 @@ def _cpu_seconds(pid: int) -> float:
 
 def test_idle_mount_sleeps_busy_one_polls_briefly(demo, mnt):
     """The daemon polls for a next request only for a moment after each one (see
-    fuse_lowlevel._loop): idle, it uses no CPU; after a burst, not much more than the
+    _fuse.session._loop): idle, it uses no CPU; after a burst, not much more than the
     burst took."""
-    info = mount.start(demo.address, mnt, interval=INTERVAL)
+    info = ecfnb.mount(demo.address, mnt, interval=INTERVAL)
     assert found(sh(f"find {mnt} -name '*.abo'").stdout, mnt)
     before = _cpu_seconds(info.pid)
     time.sleep(3)

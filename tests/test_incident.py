@@ -10,8 +10,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from ecfnb import incident
-from ecfnb.server import Server
+from ecfnb import Server, incident
 
 from helpers import server_version
 

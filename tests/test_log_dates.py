@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ecfnb import DemoServer, LogClock, Server, incident, parse_log, timeline
-from ecfnb._serverlog import estimate_offset, parse_line, parse_stamp
+from ecfnb._base.serverlog import estimate_offset, parse_line, parse_stamp
 
 from helpers import job, suite_head, task_state, wait_until
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ecfnb
-from ecfnb.demo import free_port
+from ecfnb import free_port
 
 
 def test_ecf_connect_sets_the_current_server(shell, demo):

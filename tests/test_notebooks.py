@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from ecfnb import mount
+import ecfnb
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -67,14 +67,14 @@ def test_explore_notebook(demo):
     assert "application/vnd.jupyter.widget-view+json" in str(
         [c.outputs for c in nb.cells if "ecfnb.explore(" in c.source])
     assert "<Explorer of localhost" in explorer  # the widget's text form
-    assert not subprocess.run(["pgrep", "-af", f"tree_poller localhost:{demo.port}"],
+    assert not subprocess.run(["pgrep", "-af", f"ecfnb.widgets.poller localhost:{demo.port}"],
                               capture_output=True, text=True).stdout  # ended with the kernel
 
 
 # -- every notebook: runs without error, and shows what it claims ------------------------
 
 def pollers(port: int) -> str:
-    return subprocess.run(["pgrep", "-af", f"watch_poller localhost:{port}"],
+    return subprocess.run(["pgrep", "-af", f"ecfnb._watch.poller localhost:{port}"],
                           capture_output=True, text=True).stdout
 
 
@@ -91,8 +91,8 @@ def check_watch(nb: nbformat.NotebookNode, demo) -> None:
     assert pollers(demo.port) == ""
 
 
-def our_mounts() -> list[mount.MountInfo]:
-    return [m for m in mount.mounted() if m.mountpoint.startswith(str(NOTEBOOKS))]
+def our_mounts() -> list[ecfnb.MountInfo]:
+    return [m for m in ecfnb.mounts() if m.mountpoint.startswith(str(NOTEBOOKS))]
 
 
 def check_fsspec_part(nb: nbformat.NotebookNode) -> None:
@@ -105,7 +105,7 @@ def check_fsspec_part(nb: nbformat.NotebookNode) -> None:
 def check_mount(nb: nbformat.NotebookNode, demo) -> None:
     check_fsspec_part(nb)
     assert our_mounts() == [] and not (NOTEBOOKS / "mnt").exists()
-    available, why_not = mount.fuse_available()
+    available, why_not = ecfnb.fuse_available()
     if not available:  # the notebook says so and skips the mount cells
         assert f"No FUSE mount here: {why_not}." in outputs_text(nb)
         return

@@ -34,7 +34,7 @@ def test_no_submodule_shadows_a_public_name():
         after = getattr(ecfnb, name)
         assert after is value, name
         assert not isinstance(after, types.ModuleType), name
-    watch_module = importlib.import_module("ecfnb._watch")
+    watch_module = importlib.import_module("ecfnb._watch.watcher")
     assert watch_module.AbortWatcher is ecfnb.AbortWatcher  # the module's own name works
     for name in ecfnb.__all__:
         if name != "__version__":
@@ -57,7 +57,22 @@ def test_every_public_function_works_twice(demo, tmp_path):
         from IPython.core.interactiveshell import InteractiveShell
 
         ecfnb.load_ipython_extension(InteractiveShell.instance())
-    functions = [name for name in ecfnb.__all__
-                 if isinstance(getattr(ecfnb, name), types.FunctionType)]
-    assert set(functions) == {"connect", "resolve", "incident", "timeline", "parse_log",
-                              "explore", "watch", "load_ipython_extension"}
+        assert ecfnb.parse_address("[::1]:4141") == ("::1", 4141)
+        assert ecfnb.format_address("::1", 4141) == "[::1]:4141"
+        assert ecfnb.check_action("suspend", "task").name == "suspend"
+        assert ecfnb.available_actions(server.node("/demo/forecast/post", detail=False))
+        assert ecfnb.actions_for("server")
+        assert isinstance(ecfnb.fuse_available(), tuple)
+        assert isinstance(ecfnb.mounts(), list) and not ecfnb.is_mounted(str(tmp_path))
+        assert ecfnb.jupyterfs_config({"d": demo.address})["JupyterFs"]["resources"]
+        assert 1024 <= ecfnb.free_port() <= 49151
+    functions = {name for name in ecfnb.__all__
+                 if isinstance(getattr(ecfnb, name), types.FunctionType)}
+    # Every public function is called above (twice), but those that act on the world:
+    # mount/umount (test_fuse), run_action (test_actions), mails (test_watch).
+    called = {"connect", "resolve", "incident", "timeline", "parse_log", "explore", "watch",
+              "load_ipython_extension", "parse_address", "format_address", "check_action",
+              "available_actions", "actions_for", "fuse_available", "mounts", "is_mounted",
+              "jupyterfs_config", "free_port"}
+    acting = {"mount", "umount", "run_action", "send_event", "event_message", "check_smtp"}
+    assert functions == called | acting

@@ -14,10 +14,16 @@ from datetime import datetime, timezone
 import pytest
 
 import ecfnb
-from ecfnb import connect
-from ecfnb.demo import DemoServer, free_port
-from ecfnb.errors import FileUnavailable, NodeNotFound, ServerUnreachable
-from ecfnb.server import Server, parse_address
+from ecfnb import (
+    DemoServer,
+    FileUnavailable,
+    NodeNotFound,
+    Server,
+    ServerUnreachable,
+    connect,
+    free_port,
+    parse_address,
+)
 
 from conftest import get_state, wait_for
 
@@ -138,7 +144,7 @@ def test_restart_from_checkpoint_recovers(fresh_demo):
 
 def test_restart_noticed_without_a_failed_call(fresh_demo, monkeypatch):
     """Killed and restarted between two syncs: the Server must not keep the old view."""
-    import ecfnb.server as server_module
+    import ecfnb._server.server as server_module
 
     server = Server(fresh_demo.host, fresh_demo.port)
     server.sync()

@@ -13,9 +13,7 @@ import sys
 import fsspec
 import pytest
 
-from ecfnb import DemoServer, FileSystemMap, Server, incident
-from ecfnb.jupyterfs import jupyterfs_config
-from ecfnb.mail import event_message
+from ecfnb import DemoServer, FileSystemMap, Server, event_message, incident, jupyterfs_config
 
 from helpers import client, job, suite_head, task_state, wait_until
 

@@ -7,10 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-import ecfnb._timeline as timeline_module
-from ecfnb import Run, Timeline, parse_log, timeline
-from ecfnb.nodes import STATE_COLOURS
-from ecfnb.server import Server
+import ecfnb._map.timeline as timeline_module
+from ecfnb import STATE_COLOURS, Run, Server, Timeline, parse_log, timeline
 
 from conftest import wait_for
 

@@ -9,8 +9,7 @@ import re
 
 import pytest
 
-from ecfnb import AbortEvent, AbortWatcher, DemoServer, FileSystemMap, Server, incident
-from ecfnb.mail import send_event
+from ecfnb import AbortEvent, AbortWatcher, DemoServer, FileSystemMap, Server, incident, send_event
 
 from helpers import Inbox, job, job_file, job_output, suite_head, task_state, wait_until
 
@@ -79,7 +78,7 @@ def test_every_surface_names_the_same_try_and_shows_its_bytes(retry):
 
 def test_the_open_panel_follows_the_new_try(retry):
     pytest.importorskip("ipywidgets")
-    from ecfnb.widgets.panel import NodePanel
+    from ecfnb import NodePanel
 
     server = Server(retry.host, retry.port)
     server.sync()

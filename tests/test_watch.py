@@ -11,9 +11,7 @@ import time
 
 import pytest
 
-from ecfnb import AbortWatcher
-from ecfnb.demo import DemoServer, free_port
-from ecfnb.watch_events import AbortEvent
+from ecfnb import AbortEvent, AbortWatcher, DemoServer, free_port
 
 from conftest import get_state, wait_for, worst_foreground_delay
 
@@ -136,7 +134,7 @@ def test_hung_server_keeps_the_foreground_responsive(fresh_demo):
 def test_stop_leaves_nothing_running(demo):
     watcher = AbortWatcher(demo.address, interval=0.5).start()
     connected(watcher)
-    pid = watcher._child.pid
+    pid = watcher.pid
     watcher.stop()
     assert not watcher.running and not os.path.exists(f"/proc/{pid}")
     assert not any(t.name.startswith("ecfnb-watch") for t in threading.enumerate())
@@ -192,7 +190,7 @@ def test_cli_mails_one_message_per_abort(fresh_demo):
     assert inbox.messages[0].rcpt_tos == ["ops@example.org"]
     assert "ABORTED /demo/archive/store" in out
     assert "Traceback" not in err
-    assert subprocess.run(["pgrep", "-f", f"watch_poller {fresh_demo.address}"],
+    assert subprocess.run(["pgrep", "-f", f"ecfnb._watch.poller {fresh_demo.address}"],
                           capture_output=True).stdout == b""
 
 
@@ -217,7 +215,7 @@ def test_abort_again_on_a_halted_server_is_a_new_event():
 
 
 def test_task_active_longer_than_threshold_is_reported_once(demo):
-    from ecfnb.watch_events import LateEvent
+    from ecfnb import LateEvent
 
     with AbortWatcher(demo.address, ["/demo/monitor"], interval=0.5,
                       active_threshold=1) as watcher:

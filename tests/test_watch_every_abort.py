@@ -10,8 +10,7 @@ import time
 
 import pytest
 
-from ecfnb import AbortEvent, AbortWatcher, DemoServer, LateEvent
-from ecfnb.watch_events import ZombieEvent
+from ecfnb import AbortEvent, AbortWatcher, DemoServer, LateEvent, ZombieEvent
 
 from helpers import Inbox, job, job_output, suite_head, task_state, wait_until
 
@@ -132,7 +131,7 @@ def test_cli_options_and_what_it_refuses_at_start(demo):
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1 and "/no/such/path" in missing.stderr
     assert "No such ecFlow node" in missing.stderr and "Traceback" not in missing.stderr
-    from ecfnb.demo import free_port
+    from ecfnb import free_port
 
     dead_smtp = f"127.0.0.1:{free_port()}"
     mail = subprocess.run([*ECFNB, "watch", demo.address, "--mail-to", "a@b", "--smtp",

@@ -10,11 +10,8 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ecfnb import magics
-from ecfnb.server import Server
-from ecfnb.watch_events import AbortEvent, LateEvent
+from ecfnb import AbortEvent, LateEvent, Server, WatchPanel, watch
 from ecfnb.widgets import watch_html
-from ecfnb.widgets.watch_panel import WatchPanel, watch
 
 from conftest import error_without_ipywidgets, wait_for
 
@@ -25,7 +22,7 @@ STORE = "/demo/archive/store"
 
 def pollers(port: int) -> list[str]:
     """Command lines of the polling processes watching ``port``."""
-    found = subprocess.run(["pgrep", "-af", f"ecfnb.watch_poller localhost:{port}"],
+    found = subprocess.run(["pgrep", "-af", f"ecfnb._watch.poller localhost:{port}"],
                            capture_output=True, text=True).stdout
     return found.splitlines()
 
@@ -171,7 +168,7 @@ def test_ecf_watch_magic_watches_the_given_paths(shell, fresh_demo):
         assert isinstance(panel, WatchPanel)
         assert panel.watcher.address == fresh_demo.address
         assert panel.watcher.paths == ["/demo/archive"] and panel.watcher.interval == 1
-        assert magics.kernel_watchers == [panel.watcher]
+        assert shell.run_line_magic("ecf_watchers", "") == [panel.watcher]
         connected(panel)
         fresh_demo.client("--force=aborted", "/demo/prepare/fetch_obs")  # not watched
         fresh_demo.client("--force=aborted", STORE)
@@ -197,12 +194,12 @@ def test_ecf_watch_defaults_to_the_connected_server(shell, fresh_demo, capsys):
     assert "--interval needs a number of seconds" in capsys.readouterr().out
     assert shell.run_line_magic("ecf_watch", "/demo --interval 0") is None
     assert "interval must be a positive number" in capsys.readouterr().out
-    assert magics.kernel_watchers == [panel.watcher] and not panel.watcher.running
+    assert shell.run_line_magic("ecf_watchers", "") == [panel.watcher] and not panel.watcher.running
 
 
 def test_ecfnb_watch_is_the_panel_function_and_needs_no_ipywidgets_to_import():
     import ecfnb
-    import ecfnb._watch  # noqa: F401 - the AbortWatcher module must not replace the function
+    import ecfnb._watch.watcher  # noqa: F401 - the AbortWatcher module must not replace the function
     from ecfnb import AbortWatcher  # noqa: F401
 
     assert callable(ecfnb.watch) and ecfnb.watch.__module__ == "ecfnb"

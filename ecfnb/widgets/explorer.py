@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import ipywidgets as widgets
 
-from ..server import Server, resolve
+from .._server.server import Server, resolve
 from .panel import NodePanel
 from .tree import NodeTree, ServerView
 

@@ -21,11 +21,11 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..actions import ACTIONS, available_actions, run_action
+from .._map.actions import ACTIONS, available_actions, run_action
+from .._map.fsmap import FileSystemMap, attributes_text
+from .._server.nodes import NodeInfo
+from .._server.server import Server
 from ..errors import EcfnbError
-from ..fsmap import FileSystemMap, attributes_text
-from ..nodes import NodeInfo
-from ..server import Server
 from . import tree_html
 from .text_view import TextView
 

@@ -1,6 +1,6 @@
 """``ServerView``: one server's part of a NodeTree, and the link to its poller.
 
-What is on screen (``nodes``, ``pages``) is kept here, next to the ``tree_poller``
+What is on screen (``nodes``, ``pages``) is kept here, next to the ``poller``
 child that keeps it current, so the poller can always be told exactly that.
 """
 
@@ -9,14 +9,16 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from ..child import JsonLinesChild
-from ..fsmap import FileSystemMap
-from ..nodes import NodeInfo
-from ..server import Server
-from .tree_widget import Item
+from .._base.child import JsonLinesChild
+from .._map.fsmap import FileSystemMap
+from .._server.nodes import NodeInfo
+from .._server.server import Server
+from .poller_messages import Command
+from .tree_view import Item
 
 __all__ = ["ServerView"]
 
@@ -49,23 +51,23 @@ class ServerView:
     # -- its poller ---------------------------------------------------------------------
     def start_poller(self, interval: float, paused: bool, on_message: Callable[[dict], Any],
                      on_exit: Callable[[], Any]) -> None:
-        """Start this server's ``tree_poller`` child, told at once what is on screen."""
-        command = [sys.executable, "-m", "ecfnb.tree_poller", self.address,
+        """Start this server's ``poller`` child, told at once what is on screen."""
+        command = [sys.executable, "-m", "ecfnb.widgets.poller", self.address,
                    "--interval", str(interval), "--timeout", str(self.server.timeout),
                    "--parent-pid", str(os.getpid())]
         self.follower = JsonLinesChild(command, on_message, on_exit=on_exit,
                                        name=f"ecfnb-tree-{self.address}", commands=True)
         self.follower.start()
-        self.tell({"paused": True} if paused else {})
+        self.tell(Command(paused=True) if paused else None)
 
-    def tell(self, extra: dict | None = None) -> bool:
-        """Send the poller what is on screen now (plus ``extra``)."""
-        return self.send({"shown": sorted(self.nodes), "opened": dict(self.pages),
-                          **(extra or {})})
+    def tell(self, extra: Command | None = None) -> bool:
+        """Send the poller what is on screen now (with ``extra``'s other fields)."""
+        return self.send(replace(extra or Command(), shown=tuple(sorted(self.nodes)),
+                                 opened=dict(self.pages)))
 
-    def send(self, message: dict) -> bool:
+    def send(self, command: Command) -> bool:
         return self.follower is not None and self.follower.running and \
-            self.follower.send(message)
+            self.follower.send(command.to_json())
 
     def stop_poller(self) -> None:
         if self.follower is not None:

@@ -8,7 +8,7 @@ a time (then a "N more" row), the rows under a node are dropped when it is
 collapsed, and when the rows would pass ``max_widgets`` the least recently opened
 nodes are collapsed first, so kernel and page stay small on a 100k-task server.
 
-Live updates come from one ``tree_poller`` child process per server (the binding
+Live updates come from one ``poller`` child process per server (the binding
 holds the GIL while it waits, so the kernel never polls itself): the tree tells it
 which labels are on screen and which nodes are open, and it answers with what
 changed, which the reader thread applies to the existing rows, in one message to
@@ -23,22 +23,33 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 try:
     import ipywidgets as widgets
 
-    from .tree_widget import Item, TreeView
+    from .tree_view import Item, TreeView
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("the explorer needs ipywidgets and anywidget: pip install 'ecfnb[lab]'"
                       ) from exc
 
-from .._states import STATE_COLOURS
+from .._base.states import STATE_COLOURS
+from .._server.nodes import NodeInfo
+from .._server.server import Server, normalise_path
 from ..errors import EcfnbError, ServerUnreachable
-from ..nodes import NodeInfo, info_from_json
-from ..server import Server, normalise_path
 from . import tree_html
+from .poller_messages import (
+    Children,
+    Command,
+    Done,
+    Matches,
+    NodeChanged,
+    NodeGone,
+    Status,
+    from_json,
+)
 from .server_view import ServerView
 from .tree_controls import TreeControls
 
@@ -111,26 +122,26 @@ class NodeTree(widgets.VBox):
         if seconds <= 0:
             raise ValueError("interval must be a positive number of seconds")
         self._interval = float(seconds)
-        self._send_all({"interval": self._interval})
+        self._send_all(Command(interval=self._interval))
         self._show_status()
 
     def pause(self) -> None:
         """Stop refreshing (the poller stays, idle) until ``resume()``."""
         self._paused = True
         self.live_button.value = False
-        self._send_all({"paused": True})
+        self._send_all(Command(paused=True))
         self._show_status()
 
     def resume(self) -> None:
         self._paused = False
         self.live_button.value = True
-        self._send_all({"paused": False})
+        self._send_all(Command(paused=False))
         self._show_status()
 
     def refresh(self, wait: bool = True, timeout: float = 30.0) -> bool:
         """Poll every server now; with ``wait``, return once the changes are applied
         (False if a poller did not answer within ``timeout``)."""
-        return self._send_all({"poll": True}, wait, timeout)
+        return self._send_all(Command(poll=True), wait, timeout)
 
     def view(self, server: int | str = 0) -> ServerView:
         """A server's view by index or address."""
@@ -202,7 +213,7 @@ class NodeTree(widgets.VBox):
                 self._replace_children(view.widget, ())
                 view.pages.clear()
                 view.matches = (0, 0)
-        ok = self._send_all({"filter": query, "shown": ["/"], "opened": {}}, wait, timeout)
+        ok = self._send_all(Command(filter=query, shown=("/",), opened={}), wait, timeout)
         self._show_status()
         return ok
 
@@ -240,8 +251,12 @@ class NodeTree(widgets.VBox):
         # froze for the connection timeout (2.1 s measured). A ping in a subprocess (no
         # GIL held) tells first; a server that does not answer at once gets its rows
         # from the poller when it does, and the frame is shown now.
-        if not view.server.responds(within=READY_PING):
-            view.message = "waiting for the server's first answer"
+        unreachable = view.server.probe(within=READY_PING)
+        if unreachable is not None:
+            if "no answer" in str(unreachable):  # hung or slow: the poller will know
+                view.message = "waiting for the server's first answer"
+            else:
+                view.status, view.message = "disconnected", str(unreachable)
             self._relabel_root(view)
             return
         try:
@@ -438,7 +453,7 @@ class NodeTree(widgets.VBox):
         view.filtered = False
         self._replace_children(view.widget, ())
         view.pages = {"/": self.page}
-        view.tell({"filter": None})
+        view.tell(Command(clear_filter=True))
         try:
             self._fill(view, "/")
             for path in view.reopen:
@@ -449,8 +464,8 @@ class NodeTree(widgets.VBox):
             view.message = str(exc)
         view.tell()
 
-    def _show_matches(self, view: ServerView, message: dict) -> None:
-        infos = [info_from_json(d) for d in message["infos"]]
+    def _show_matches(self, view: ServerView, message: Matches) -> None:
+        infos = list(message.infos)
         parents = {info.path.rpartition("/")[0] or "/" for info in infos}
         children: dict[str, list[Item]] = {}
         for info in infos:
@@ -465,15 +480,15 @@ class NodeTree(widgets.VBox):
             if path != "/":
                 view.nodes[path].nodes = tuple(nodes)
         top = list(children.get("/", ()))
-        if message["total"] > len(message["hits"]):  # more matches: a row that pages on
-            more = Item(tree_html.more_label(message["total"] - len(message["hits"]),
-                                             "matches"), [], opened=False)
+        if message.total > len(message.hits):  # more matches: a row that pages on
+            more = Item(tree_html.more_label(message.total - len(message.hits), "matches"),
+                        [], opened=False)
             more.observe(self._on_selected, "selected")
             self._more[id(more)] = (view, MATCHES)
             self.live_widgets += 1
             top.append(more)
         view.widget.nodes = tuple(top)
-        view.matches = (len(message["hits"]), message["total"])
+        view.matches = (len(message.hits), message.total)
         view.tell()
 
     def _more_matches(self) -> None:
@@ -485,20 +500,20 @@ class NodeTree(widgets.VBox):
         query["limit"] = int(query.get("limit", self.match_limit)) + self.match_limit
         query["id"] = self._query_id
         self._query = query
-        self._send_all({"filter": query, "shown": ["/"], "opened": {}})
+        self._send_all(Command(filter=query, shown=("/",), opened={}))
 
     # -- messages from the poller -----------------------------------------------------------
-    def _on_message(self, view: ServerView, message: dict) -> None:
+    def _on_message(self, view: ServerView, data: dict) -> None:
+        message = from_json(data)
         with self._lock, self.tree.batch():
-            kind = message.get("type")
-            if kind == "status":
-                view.status, view.message = message["state"], message.get("message", "")
+            if isinstance(message, Status):
+                view.status, view.message = message.state, message.message
                 if view.status in ("connected", "paused"):
-                    view.last_sync = datetime.fromisoformat(message["time"])
+                    view.last_sync = datetime.fromisoformat(message.time)
                 self._relabel_root(view)
                 self._show_status()
-            elif kind == "node":
-                info = info_from_json(message["info"])
+            elif isinstance(message, NodeChanged):
+                info = message.info
                 if info.path == "/":
                     view.state = info.state
                     self._relabel_root(view)
@@ -506,33 +521,36 @@ class NodeTree(widgets.VBox):
                         self.on_change(view, info)
                 elif not (view.filtered and info.path not in view.nodes):
                     self._relabel(view, info)
-            elif kind == "gone":
-                if message["path"] in view.nodes:
-                    widget = view.nodes[message["path"]]
-                    parent = self._parent_widget(view, message["path"])
+            elif isinstance(message, NodeGone):
+                if message.path in view.nodes:
+                    widget = view.nodes[message.path]
+                    parent = self._parent_widget(view, message.path)
                     if parent is not None:
                         self._replace_children(parent, tuple(w for w in parent.nodes
                                                              if w is not widget))
                 if self.on_gone is not None:
-                    self.on_gone(view, message["path"])
-            elif kind == "children" and not view.filtered and message["path"] in view.pages:
-                before = set(view.nodes)
-                self._set_children(view, message["path"],
-                                   [info_from_json(d) for d in message["infos"]],
-                                   message["total"])
-                if set(view.nodes) != before:
-                    view.tell()
-                if message["path"] == "/" and not view.filled:
-                    view.filled = True
-                    pending, view.pending_select = view.pending_select, None
-                    if pending is not None:
-                        self._select_later(view, pending)
-            elif kind == "matches" and view.filtered and message["id"] == self._query_id:
-                self._show_matches(view, message)
-                self._show_status()
-            elif kind == "done":
-                self._finished.add(message["seq"])
+                    self.on_gone(view, message.path)
+            elif isinstance(message, Children):
+                if not view.filtered and message.path in view.pages:
+                    self._children_arrived(view, message)
+            elif isinstance(message, Matches):
+                if view.filtered and message.id == self._query_id:
+                    self._show_matches(view, message)
+                    self._show_status()
+            elif isinstance(message, Done):
+                self._finished.add(message.seq)
                 self._done.notify_all()
+
+    def _children_arrived(self, view: ServerView, message: Children) -> None:
+        before = set(view.nodes)
+        self._set_children(view, message.path, list(message.infos), message.total)
+        if set(view.nodes) != before:
+            view.tell()
+        if message.path == "/" and not view.filled:
+            view.filled = True
+            pending, view.pending_select = view.pending_select, None
+            if pending is not None:
+                self._select_later(view, pending)
 
     def _select_later(self, view: ServerView, path: str) -> None:
         """A selection asked for before the tree was filled, made now (from the reader
@@ -575,11 +593,11 @@ class NodeTree(widgets.VBox):
         return view.widget if parent == "/" else view.nodes.get(parent)
 
     # -- talking to the pollers -------------------------------------------------------------
-    def _send_all(self, message: dict, wait: bool = False, timeout: float = 30.0) -> bool:
+    def _send_all(self, command: Command, wait: bool = False, timeout: float = 30.0) -> bool:
         seqs = []
         for view in self.views:
             seq = next(self._seq)
-            if view.send({**message, "seq": seq}):
+            if view.send(replace(command, seq=seq)):
                 seqs.append(seq)
         if not wait:
             return True

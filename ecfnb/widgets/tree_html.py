@@ -12,10 +12,9 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from .._states import CONNECTION_COLOURS, state_colour
-from ..nodes import Attribute, NodeInfo, Variable
-from ..reprs import node_html, output_lines_html, state_chip
-from .watch_html import clock
+from .._base.html import clock, node_html, output_lines_html, state_chip
+from .._base.states import CONNECTION_COLOURS, state_colour
+from .._server.nodes import Attribute, NodeInfo, Variable
 
 MARK_CHARS = 48  # a label longer than this is cut in the tree (the panel shows it whole)
 

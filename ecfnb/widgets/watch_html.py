@@ -7,13 +7,12 @@ ipywidgets ``HTML`` value is put into the page as markup, unsanitised.
 
 from __future__ import annotations
 
-from datetime import datetime
 from html import escape
 from typing import Any
 
-from .._states import CONNECTION_COLOURS
-from ..reprs import output_lines_html, state_chip
-from ..watch_events import AbortEvent, Event
+from .._base.html import clock, output_lines_html, state_chip
+from .._base.states import CONNECTION_COLOURS
+from .._watch.events import AbortEvent, Event
 
 #: Styles for the classes the panel gives its widgets; one <style> per panel.
 PANEL_CSS = """<style>
@@ -32,11 +31,6 @@ PANEL_CSS = """<style>
   line-height: 1.3; white-space: pre; }
 .ecfnb-watch-errline { background: #ffebee; color: #b71c1c; font-weight: bold; }
 </style>"""
-
-
-def clock(when: datetime | None) -> str:
-    """``14:23:22 UTC`` (event times are the server's UTC times), or ``never``."""
-    return f"{when:%H:%M:%S} UTC" if when else "never"
 
 
 def output_html(text: str) -> str:

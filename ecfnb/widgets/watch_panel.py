@@ -19,9 +19,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("the watch panel needs ipywidgets: pip install 'ecfnb[lab]' (without "
                       "a notebook, use ecfnb.AbortWatcher)") from exc
 
-from .._watch import AbortWatcher
-from ..server import Server
-from ..watch_events import AbortEvent, Event, WatcherEvent
+from .._server.server import Server
+from .._watch.events import AbortEvent, Event, WatcherEvent
+from .._watch.watcher import AbortWatcher
 from . import watch_html
 
 __all__ = ["WatchPanel", "watch"]

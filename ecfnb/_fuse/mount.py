@@ -19,7 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .fuse import MountError, load_fuse
+from ..errors import MountError
+from .ops import load_fuse
 
 FSNAME_PREFIX = "ecflow:"
 
@@ -44,7 +45,7 @@ class MountInfo:
         return f"{self.address} on {self.mountpoint}{pid}"
 
 
-def mounted() -> list[MountInfo]:
+def mounts() -> list[MountInfo]:
     """Every ecfnb mount on this machine, from /proc/mounts."""
     out = []
     with open("/proc/mounts") as fh:
@@ -110,10 +111,10 @@ def check_mountpoint(mountpoint: str) -> str:
     return path
 
 
-def start(address: str, mountpoint: str, interval: float = 10.0,
+def mount(address: str, mountpoint: str, interval: float = 10.0,
           parent_pid: int | None = None, timeout: float = 20.0) -> MountInfo:
     """Check everything, then mount in a daemon process; return once it is mounted."""
-    from .server import Server
+    from .._server.server import Server
 
     server = Server(address)  # a malformed address is the first thing to say
     check_fuse()
@@ -140,7 +141,7 @@ def start(address: str, mountpoint: str, interval: float = 10.0,
                      f"see {log_path}")
 
 
-def stop(mountpoint: str, timeout: float = 10.0) -> None:
+def umount(mountpoint: str, timeout: float = 10.0) -> None:
     """Unmount; the daemon's FUSE loop then ends by itself."""
     path = os.path.abspath(mountpoint)
     if not is_mounted(path):
@@ -169,9 +170,9 @@ def stop(mountpoint: str, timeout: float = 10.0) -> None:
 def serve_foreground(address: str, mountpoint: str, interval: float,
                      parent_pid: int | None) -> None:
     """The daemon's body: mount, serve until unmounted (or the parent is gone)."""
-    from .fsmap import FileSystemMap
-    from .fuse import serve
-    from .server import Server
+    from .._map.fsmap import FileSystemMap
+    from .._server.server import Server
+    from .ops import serve
 
     server = Server(address)
     server.sync()

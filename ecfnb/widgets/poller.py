@@ -7,7 +7,7 @@ differs from what it last sent. An idle poll is one ``news`` request and sends
 nothing; a poll with news re-reads the shown nodes (at most ~1,500, ~25 µs each),
 never the whole tree, except to re-evaluate an active filter.
 
-``main`` runs it in its own process (``python -m ecfnb.tree_poller``; see
+``main`` runs it in its own process (``python -m ecfnb.widgets.poller``; see
 ``ecfnb.child`` for why), reading commands from stdin and writing JSON lines.
 """
 
@@ -19,39 +19,48 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from .child import emit, run_main, wait_input
-from .errors import EcfnbError, NodeNotFound, ServerUnreachable
-from .nodes import NodeInfo, info_to_json
-from .server import Server
-
-Message = dict[str, Any]
+from .._base.child import Backoff, emit, run_main, wait_input
+from .._server.nodes import NodeInfo, info_to_json
+from .._server.server import Server
+from ..errors import EcfnbError, NodeNotFound, ServerUnreachable
+from .poller_messages import (
+    Children,
+    Command,
+    Done,
+    Matches,
+    Message,
+    NodeChanged,
+    NodeGone,
+    Status,
+    to_json,
+)
 
 
 class TreeFollower:
-    """Turns syncs into the messages a tree needs: ``node`` (a label changed), ``gone``,
-    ``children`` (an open node's first children or their count changed) and
-    ``matches`` (the filter's hits changed)."""
+    """Turns syncs into the messages a tree needs (``poller_messages``): NodeChanged,
+    NodeGone, Children (an open node's first children or their count changed) and
+    Matches (the filter's hits changed)."""
 
     def __init__(self, server: Server) -> None:
         self.server = server
         self.shown: set[str] = {"/"}
         self.opened: dict[str, int] = {}
-        self.query: Message | None = None
-        self._sent: dict[str, Message] = {}
+        self.query: dict[str, Any] | None = None
+        self._sent: dict[str, dict[str, Any]] = {}  # path -> what was sent, comparable
         self._sent_children: dict[str, tuple] = {}
         self._sent_matches: tuple | None = None
 
-    def command(self, message: Message) -> list[Message]:
+    def command(self, command: Command) -> list[Message]:
         """Apply the notebook's command; returns the current state of what it added."""
-        if "shown" in message:
-            self.shown = set(message["shown"]) | {"/"}
+        if command.shown is not None:
+            self.shown = set(command.shown) | {"/"}
             self._sent = {p: m for p, m in self._sent.items() if p in self.shown}
-        if "opened" in message:
-            self.opened = {p: int(n) for p, n in message["opened"].items()}
+        if command.opened is not None:
+            self.opened = dict(command.opened)
             self._sent_children = {p: c for p, c in self._sent_children.items()
                                    if p in self.opened}
-        if "filter" in message:
-            self.query = message["filter"] or None
+        if command.filter is not None or command.clear_filter:
+            self.query = command.filter or None
             self._sent_matches = None
         return self.changes(recheck=False)
 
@@ -80,7 +89,7 @@ class TreeFollower:
         except NodeNotFound:
             self.shown.discard(path)
             self._sent.pop(path, None)
-            return [{"type": "gone", "path": path}]
+            return [NodeGone(path)]
         return self._if_new(info)
 
     def _if_new(self, info: NodeInfo) -> list[Message]:
@@ -90,7 +99,7 @@ class TreeFollower:
         if self._sent.get(info.path) == data:
             return []
         self._sent[info.path] = data
-        return [{"type": "node", "info": data}]
+        return [NodeChanged(info)]
 
     def _children(self, path: str) -> list[Message]:
         try:
@@ -106,7 +115,7 @@ class TreeFollower:
         self._sent_children[path] = key
         for info, item in zip(infos, data, strict=True):
             self._sent[info.path] = item
-        return [{"type": "children", "path": path, "total": total, "infos": data}]
+        return [Children(path, total, tuple(infos))]
 
     def _matches(self) -> list[Message]:
         query = self.query or {}
@@ -128,11 +137,9 @@ class TreeFollower:
         infos = []
         for path in wanted:
             info = self.server.summary(path, marks=True)
-            data = info_to_json(info)
-            self._sent[path] = data
-            infos.append(data)
-        return [{"type": "matches", "id": query.get("id"), "total": total, "hits": hits,
-                 "infos": infos}]
+            self._sent[path] = info_to_json(info)
+            infos.append(info)
+        return [Matches(query.get("id"), total, tuple(hits), tuple(infos))]
 
 
 # -- the polling process --------------------------------------------------------------
@@ -142,30 +149,30 @@ def _now() -> str:
 
 
 def _status(state: str, server: Server, message: str = "", requests: int = 0) -> None:
-    emit({"type": "status", "state": state, "time": _now(), "message": message,
-          "requests": requests})
+    emit(to_json(Status(state, _now(), message, requests)))
 
 
 def run(args: argparse.Namespace) -> int:
     server = Server(args.address, timeout=args.timeout)
     follower = TreeFollower(server)
-    interval, paused, backoff = args.interval, False, 0.0
+    interval, paused, backoff = args.interval, False, Backoff(1.0, 60.0)
     next_poll = time.monotonic()  # at once
     while True:
-        commands = wait_input(max(0.0, next_poll - time.monotonic()), args.parent_pid,
-                              commands=True)
-        if commands is None:
+        lines = wait_input(max(0.0, next_poll - time.monotonic()), args.parent_pid,
+                           commands=True)
+        if lines is None:
             return 0
+        commands = [Command.from_json(line) for line in lines]
         now = time.monotonic()
-        done = [c["seq"] for c in commands if "seq" in c]
+        done = [c.seq for c in commands if c.seq is not None]
         for command in commands:
-            if "interval" in command:
-                interval = max(0.1, float(command["interval"]))
+            if command.interval is not None:
+                interval = max(0.1, float(command.interval))
                 next_poll = min(next_poll, now + interval)
-            if "paused" in command:
-                paused = bool(command["paused"])
+            if command.paused is not None:
+                paused = command.paused
                 next_poll = math.inf if paused else now
-            if command.get("poll"):
+            if command.poll:
                 next_poll = now
         out: list[Message] = []
         try:
@@ -176,12 +183,11 @@ def run(args: argparse.Namespace) -> int:
                 out.extend(follower.poll())
                 _status("paused" if paused else "connected", server,
                         requests=server.requests - before)
-                backoff = 0.0
+                backoff.succeeded()
                 next_poll = math.inf if paused else now + interval
         except ServerUnreachable as exc:
             _status("disconnected", server, str(exc))
-            backoff = min(max(backoff * 2, 1.0), 60.0)  # keep trying, less and less often
-            next_poll = now + backoff
+            next_poll = now + backoff.failed()
         except EcfnbError as exc:
             _status("error", server, str(exc))
             next_poll = now + interval
@@ -191,13 +197,13 @@ def run(args: argparse.Namespace) -> int:
             server.reset()
             next_poll = now + interval
         for message in out:
-            emit(message)
+            emit(to_json(message))
         for seq in done:
-            emit({"type": "done", "seq": seq})
+            emit(to_json(Done(seq)))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ecfnb.tree_poller")
+    parser = argparse.ArgumentParser(prog="python -m ecfnb.widgets.poller")
     parser.add_argument("address")
     parser.add_argument("--interval", type=float, default=10.0)
     parser.add_argument("--timeout", type=float, default=2.0)

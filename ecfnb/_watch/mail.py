@@ -8,8 +8,8 @@ import smtplib
 from collections.abc import Sequence
 from email.message import EmailMessage
 
-from ._text import one_line
-from .watch_events import Event
+from .._base.text import one_line
+from .events import Event
 
 
 def event_message(event: Event, to: Sequence[str], sender: str) -> EmailMessage:

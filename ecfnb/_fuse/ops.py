@@ -22,7 +22,7 @@ Why it is built this way:
   (a stat of ``t.ecf`` costs a server request: true sizes need the contents), and each
   subdirectory's attributes (readdirplus), so ``find`` descends without a lookup: a
   round trip to this process costs more than the work it asks for;
-- libfuse 3 is driven through its low-level API (``fuse_lowlevel``): the records of
+- libfuse 3 is driven through its low-level API (``session``): the records of
   a listing are built in one piece, the cache flags are ours to set, and the loop
   polls a moment for the next request instead of sleeping at once;
 - one FUSE thread: the ecflow binding holds the GIL through every server request, so
@@ -44,18 +44,14 @@ import time
 from ctypes.util import find_library
 from typing import Any, NamedTuple
 
-from .errors import BadPath, EcfnbError, NodeNotFound, ServerUnreachable
-from .fsmap import Entry, FileSystemMap, MappedFile
-from .server import SyncResult
+from .._map.fsmap import Entry, FileSystemMap, MappedFile
+from .._server.server import SyncResult
+from ..errors import BadPath, EcfnbError, MountError, NodeNotFound, ServerUnreachable
 
 log = logging.getLogger(__name__)
 
 #: getxattr name on any path of the mount: the daemon's counters as JSON (tests, benchmarks).
 COUNTERS_XATTR = "user.ecfnb.counters"
-
-
-class MountError(EcfnbError):
-    """Mounting or unmounting failed; the message says what to do."""
 
 
 def load_fuse() -> Any:
@@ -131,8 +127,6 @@ class _OperationsMixin:
         self.interval = interval
         self.retry = retry
         self._uid, self._gid = os.getuid(), os.getgid()
-        self._sync_lock = threading.Lock()
-        self._synced_at = 0.0
         self._failed_at = 0.0
         self._handles: dict[int, MappedFile] = {}
         self._next_fh = 1
@@ -154,22 +148,18 @@ class _OperationsMixin:
 
     # -- freshness and errors ----------------------------------------------------------
     def _fresh(self) -> None:
-        now = time.monotonic()
-        if now - self._failed_at < self.retry:
+        """The view, synced when older than half the interval (``refresh_if_older``);
+        a server that just failed gives EIO at once for ``retry`` seconds."""
+        if time.monotonic() - self._failed_at < self.retry:
             raise self.FuseOSError(errno.EIO)
-        if now - self._synced_at < self.interval / 2:
-            return
-        with self._sync_lock:
-            if time.monotonic() - self._synced_at < self.interval / 2:
-                return  # another thread synced while we waited
-            try:
-                result = self.fsmap.refresh()
-            except ServerUnreachable as exc:
-                self._failed_at = time.monotonic()
-                log.warning("%s", exc)
-                raise self.FuseOSError(errno.EIO) from None
+        try:
+            result = self.fsmap.refresh_if_older(self.interval / 2)
+        except ServerUnreachable as exc:
+            self._failed_at = time.monotonic()
+            log.warning("%s", exc)
+            raise self.FuseOSError(errno.EIO) from None
+        if result is not None:
             self._note_sync(result)
-            self._synced_at = time.monotonic()
             self._failed_at = 0.0
 
     def _note_sync(self, result: SyncResult) -> None:
@@ -291,9 +281,6 @@ class _OperationsMixin:
         self.counters["prepared"] += 1
         self._served(path, generation, listing, pending=True)
         return listing
-
-    def opendir_keep(self, path: str) -> bool:
-        return self.opendir_state(path)[0]
 
     def dir_entries(self, path: str) -> DirNames:
         """The names of ``path``, encoded, with '.' and '..'."""
@@ -430,12 +417,12 @@ def serve(fsmap: FileSystemMap, mountpoint: str, interval: float = 10.0) -> None
     ecflow binding holds the GIL through every server request, so more threads overlap
     nothing (with libfuse's thread pool a first ``find`` of a 100k-task server measured
     10-35% slower, a repeated one up to twice as slow). libfuse 3 is served through its
-    low-level API (``fuse_lowlevel``); another binding through its own high-level loop."""
+    low-level API (``session``); another binding through its own high-level loop."""
     fuse_module = load_fuse()
     operations = make_operations(fsmap, interval)
     fsname = f"ecflow:{fsmap.server.address}"
     if getattr(fuse_module, "fuse_version_major", 2) == 3 and hasattr(fuse_module, "_libfuse"):
-        from .fuse_lowlevel import LowLevelSession
+        from .session import LowLevelSession
 
         LowLevelSession(fuse_module, operations, os.path.abspath(mountpoint), fsname,
                         interval,

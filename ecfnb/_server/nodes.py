@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from ._states import KINDS, STATE_ABBREV, STATE_COLOURS, TASK_KINDS, state_colour  # noqa: F401
+from .._base.states import KINDS, STATE_ABBREV, STATE_COLOURS, TASK_KINDS, state_colour  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class NodeInfo:
         return default
 
     def _repr_html_(self) -> str:
-        from .reprs import node_html
+        from .._base.html import node_html
 
         return node_html(self)
 

@@ -34,6 +34,8 @@ import threading
 import time
 from typing import Any
 
+from ..errors import MountError
+
 log = logging.getLogger(__name__)
 
 FUSE_CAP_READDIRPLUS = 1 << 13
@@ -219,7 +221,6 @@ class LowLevelSession:
 
     def run(self) -> None:
         """Mount, serve until unmounted or signalled, then tidy up."""
-        from .fuse import MountError
 
         options = f"ro,fsname={self.fsname},subtype=ecfnb".encode()
         argv = (ctypes.c_char_p * 3)(b"ecfnb", b"-o", options)

@@ -1,7 +1,7 @@
 """The abort watcher's polling side: aborts, late flags, overdue tasks, zombies.
 
 ``AbortDetector`` is plain logic over a Server and a FileSystemMap. ``main`` runs it in
-its own process (``python -m ecfnb.watch_poller``) and writes one JSON line per status
+its own process (``python -m ecfnb._watch.poller``) and writes one JSON line per status
 change or event: the ecflow binding holds the GIL while it waits for a server, so a
 notebook kernel polling a hung server itself would freeze for the connection timeout
 at every poll; in a child process only the child waits.
@@ -30,14 +30,14 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
-from . import _serverlog
-from ._states import TASK_KINDS
-from .child import emit, run_main, wait_input
-from .errors import EcfnbError, NodeNotFound, ServerUnreachable
-from .fsmap import FileSystemMap
-from .nodes import NodeInfo
-from .server import Server
-from .watch_events import AbortEvent, Event, LateEvent, ZombieEvent, to_json
+from .._base import serverlog as _serverlog
+from .._base.child import Backoff, emit, run_main, wait_input
+from .._base.states import TASK_KINDS
+from .._map.fsmap import FileSystemMap
+from .._server.nodes import NodeInfo
+from .._server.server import Server
+from ..errors import EcfnbError, NodeNotFound, ServerUnreachable
+from .events import AbortEvent, Event, LateEvent, ZombieEvent, to_json
 
 RUNNING = ("submitted", "active")
 #: Log lines read to find the tries that aborted between two polls.
@@ -334,14 +334,14 @@ def run(args: argparse.Namespace) -> int:
     detector = AbortDetector(server, args.paths, args.include_existing, args.lines,
                              args.active_threshold, args.zombies, since=since,
                              marker=args.marker or "")
-    delay = args.interval
+    delay, backoff = args.interval, Backoff(args.interval, max(60.0, args.interval))
     while True:
         before = server.requests
         try:
             events = detector.poll()
         except ServerUnreachable as exc:
             _status("disconnected", server, str(exc))
-            delay = min(delay * 2, max(60.0, args.interval))  # back off, keep trying
+            delay = backoff.failed()
         except EcfnbError as exc:  # anything else the server says: say so, keep watching
             _status("error", server, str(exc))
             delay = args.interval
@@ -357,6 +357,7 @@ def run(args: argparse.Namespace) -> int:
             for event in events:
                 emit({"type": "event", **to_json(event)})
             delay = args.interval
+            backoff.succeeded()
         if args.once:
             return 0
         if wait_input(delay, args.parent_pid) is None:
@@ -364,7 +365,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ecfnb.watch_poller")
+    parser = argparse.ArgumentParser(prog="python -m ecfnb._watch.poller")
     parser.add_argument("address")
     parser.add_argument("paths", nargs="*")
     parser.add_argument("--interval", type=float, default=10.0)

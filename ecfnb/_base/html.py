@@ -1,16 +1,22 @@
-"""Small static HTML summaries for objects shown at the end of a notebook cell."""
+"""The HTML every surface shares: state chips in ecflow_ui's colours, the static
+summaries shown at the end of a notebook cell (a Server, a NodeInfo), job output lines
+with errors marked, and the one clock format. Pure functions over plain data (duck
+typed: this leaf imports nothing of ecfnb above it); everything from the server or a
+job is escaped here."""
 
 from __future__ import annotations
 
 import html
 import re
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import Any
 
-from ._states import state_colour
+from .states import state_colour
 
-if TYPE_CHECKING:
-    from .nodes import NodeInfo
-    from .server import Server
+
+def clock(when: datetime | None) -> str:
+    """``14:23:22 UTC`` (every time ecfnb shows is UTC), or ``never``."""
+    return f"{when:%H:%M:%S} UTC" if when else "never"
 
 
 def state_chip(state: str) -> str:
@@ -19,7 +25,7 @@ def state_chip(state: str) -> str:
             f'border-radius:3px">{html.escape(state)}</span>')
 
 
-def server_html(server: Server) -> str:
+def server_html(server: Any) -> str:
     """Address, connection, state and suites, without making a request if never synced."""
     esc = html.escape
     if not server.connected or server.last_sync is None:
@@ -31,7 +37,7 @@ def server_html(server: Server) -> str:
             f" &middot; suites: {suites} &middot; synced {when}")
 
 
-def node_html(info: NodeInfo) -> str:
+def node_html(info: Any) -> str:
     """State chip, kind, path, since, try and abort reason; every server string escaped."""
     esc = html.escape
     since = f" since {info.since:%Y-%m-%d %H:%M:%S} UTC" if info.since else ""

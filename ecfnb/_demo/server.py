@@ -21,15 +21,15 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
-from .demo_suite import (
+from .._server.server import check_port, format_address
+from ..errors import EcfnbError
+from .suites import (
     DEMO_ABORT_TRIES,
     DEMO_READY_STATES,
     DEMO_SUITE,
     demo_definition,
     generated_definition,
 )
-from .errors import EcfnbError
-from .server import check_port, format_address
 
 PR_SET_PDEATHSIG = 1
 FORCE_BATCH = 2000  # paths per `ecflow_client --force` call (argv stays far below ARG_MAX)
@@ -173,7 +173,7 @@ class DemoServer:
         return proc
 
     def _copy_demo_files(self) -> None:
-        files = resources.files("ecfnb") / "demo_files"
+        files = resources.files("ecfnb._demo") / "files"
         for sub in ("include", "scripts"):
             target = self.home / sub
             target.mkdir(exist_ok=True)
@@ -215,7 +215,7 @@ class DemoServer:
 
     def wait_ready(self, timeout: float = 90) -> None:
         """Block until every state the demo promises (DEMO_READY_STATES) is reached."""
-        from .server import Server
+        from .._server.server import Server
 
         server = Server(self.host, self.port)
         deadline = time.monotonic() + timeout
@@ -292,7 +292,7 @@ class DemoServer:
 def stop_server(port: int, host: str = "localhost", timeout: float = 10) -> None:
     """Stop a demo server started elsewhere (``ecfnb demo --stop``): terminate it, then
     kill its process group so that its jobs go too. Only local ecflow_server processes."""
-    from .server import Server
+    from .._server.server import Server
 
     server = Server(host, port)
     server.sync()

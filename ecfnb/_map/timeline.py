@@ -33,14 +33,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ._serverlog import STATE_LINE, LogClock, naive_stamp
-from ._states import state_colour
-from .server import normalise_path
+from .._base.serverlog import STATE_LINE, LogClock, naive_stamp
+from .._base.states import state_colour
+from .._server.server import normalise_path
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .server import Server
+    from .._server.server import Server
 
 _OUTCOMES = {name.encode(): name for name in ("complete", "aborted", "queued", "unknown")}
 _LEGEND = ("submitted", "active", "complete", "aborted", "queued", "resubmitted", "unknown")

@@ -28,19 +28,21 @@ Rules a user can rely on:
 from __future__ import annotations
 
 import functools
+import math
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from ._states import STATE_ABBREV, TASK_KINDS
-from ._text import one_line, printable
-from .errors import FileUnavailable, NodeNotFound
-from .nodes import NodeInfo, parse_time, quoted
-from .server import Server, SyncResult, normalise_path
+from .._base.states import STATE_ABBREV, TASK_KINDS
+from .._base.text import one_line, printable
+from .._server.nodes import NodeInfo, parse_time, quoted
+from .._server.server import Server, SyncResult, normalise_path
+from ..errors import FileUnavailable, NodeNotFound
 
 SERVER_DIR = ".server"
 SERVER_FILES = ("stats", "version", "log", "zombies")
@@ -172,12 +174,52 @@ class FileSystemMap:
         self.local_roots = tuple(os.fspath(root) for root in (local_roots or ())) + \
             tuple(root for root in extra.split(os.pathsep) if root)
         self._cache = _ByteCache(cache_bytes)
+        self._refresh_lock = threading.Lock()
+        self._refreshed_at = -math.inf
 
     def __repr__(self) -> str:
         return f"<FileSystemMap of {self.server.address}>"
 
     def refresh(self) -> SyncResult:
-        return self.server.sync()
+        """Sync with the server now.
+
+        Returns
+        -------
+        SyncResult
+            What the sync brought (``news`` false: nothing changed)."""
+        result = self.server.sync()
+        self._refreshed_at = time.monotonic()
+        return result
+
+    def refresh_if_older(self, seconds: float) -> SyncResult | None:
+        """Sync only when the view is older than ``seconds``: the freshness rule of every
+        surface that serves this map (a mount: half its interval; the fsspec view: its
+        interval). Threads that ask together get one sync.
+
+        Parameters
+        ----------
+        seconds
+            How old the view may be.
+
+        Returns
+        -------
+        SyncResult or None
+            The sync's result, or None when the view was fresh enough.
+
+        Raises
+        ------
+        ServerUnreachable
+            The server did not answer (the view stays as it was)."""
+        if time.monotonic() - self._refreshed_at < seconds:
+            return None
+        with self._refresh_lock:
+            if time.monotonic() - self._refreshed_at < seconds:
+                return None  # another thread synced while we waited
+            return self.refresh()
+
+    def invalidate(self) -> None:
+        """The next ``refresh_if_older`` syncs, however young the view."""
+        self._refreshed_at = -math.inf
 
     # -- names ---------------------------------------------------------------------
     def listdir(self, path: str = "/") -> list[str]:

@@ -13,10 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-from .demo import die_with_parent
-from .errors import EcfnbError
-from .jupyterfs import jupyterfs_config
-from .server import check_port
+from .._demo.server import die_with_parent
+from .._fsview.jupyterfs import jupyterfs_config
+from .._server.server import check_port
+from ..errors import EcfnbError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,9 +77,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from ._watch import AbortWatcher
-    from .mail import check_smtp, send_event
-    from .server import Server
+    from .._server.server import Server
+    from .._watch.mail import check_smtp, send_event
+    from .._watch.watcher import AbortWatcher
 
     if args.mail_to and not args.smtp:
         raise ValueError("--mail-to needs --smtp HOST:PORT (the mail server to send through)")
@@ -131,29 +131,29 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 def _mount_commands(args: argparse.Namespace) -> int:
-    from . import mount
+    from .._fuse import mount as mounting
 
     if args.command == "mounts":
-        for info in mount.mounted():
+        for info in mounting.mounts():
             print(info)
         return 0
     if args.command == "umount":
-        mount.stop(args.mountpoint)
+        mounting.umount(args.mountpoint)
         print(f"unmounted {os.path.abspath(args.mountpoint)}")
         return 0
     if args.interval <= 0:
         raise ValueError("--interval must be a positive number of seconds")
     if args.foreground:
-        mount.serve_foreground(args.address, args.mountpoint, args.interval, args.parent_pid)
+        mounting.serve_foreground(args.address, args.mountpoint, args.interval, args.parent_pid)
         return 0
-    info = mount.start(args.address, args.mountpoint, args.interval, args.parent_pid)
+    info = mounting.mount(args.address, args.mountpoint, args.interval, args.parent_pid)
     print(f"mounted {info.address} on {info.mountpoint} (pid {info.pid}); "
           f"unmount with: ecfnb umount {info.mountpoint}")
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import DemoServer, stop_server
+    from .._demo.server import DemoServer, stop_server
 
     if args.port is not None:
         check_port(args.port, "--port")  # before anything starts

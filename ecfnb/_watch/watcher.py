@@ -1,6 +1,6 @@
 """``AbortWatcher``: be told when a task aborts, with its output, without freezing the kernel.
 
-The polling runs in a child process (``ecfnb.watch_poller``), which reports JSON lines;
+The polling runs in a child process (``ecfnb._watch.poller``), which reports JSON lines;
 a reader thread here turns them into events, keeps the history and calls callbacks.
 A cell therefore stays responsive while the server is dead or hung. Stopping the
 watcher, or the kernel's exit, ends the child (it also ends by itself when its parent
@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from .child import JsonLinesChild, safely, stop_all
-from .server import Server, parse_address
-from .watch_events import AbortEvent, Event, LateEvent, WatcherEvent, event_key, from_json
+from .._base.child import JsonLinesChild, safely, stop_all
+from .._server.server import Server, parse_address
+from .events import AbortEvent, Event, LateEvent, WatcherEvent, event_key, from_json
 
 __all__ = ["AbortEvent", "AbortWatcher", "LateEvent"]
 
@@ -85,6 +85,7 @@ class AbortWatcher:
         self._child: JsonLinesChild | None = None
         self._lock = threading.Lock()
         self._keys: set[tuple] = set()  # identities of the events delivered
+        self._before_restart: set[tuple] = set()
         self._restarts: list[float] = []  # when the polling process was started again
         self._resume_from: datetime | None = None
 
@@ -97,7 +98,7 @@ class AbortWatcher:
     def _command(self, once: bool) -> list[str]:
         import os
 
-        cmd = [sys.executable, "-m", "ecfnb.watch_poller", self.address, *self.paths,
+        cmd = [sys.executable, "-m", "ecfnb._watch.poller", self.address, *self.paths,
                "--interval", str(self.interval), "--lines", str(self.lines),
                "--parent-pid", str(os.getpid())]
         if self._resume_from is not None:  # a restart: what changed since the last poll
@@ -224,6 +225,8 @@ class AbortWatcher:
                                        datetime.now(timezone.utc), why))
             return
         self._restarts.append(now)
+        with self._lock:  # what the new process may report again (one process never does)
+            self._before_restart = set(self._keys)
         self._resume_from = self.last_poll or self.started
         self._set_status("restarting", f"the polling process ended (exit code {code}); "
                                        "started again")
@@ -240,7 +243,7 @@ class AbortWatcher:
             event = from_json(message)
             key = event_key(event)
             with self._lock:  # a restarted poller reports its margin's events again
-                if key in self._keys:
+                if key in self._before_restart:
                     return
                 self._keys.add(key)
             self._deliver(event)

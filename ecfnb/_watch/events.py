@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from ._text import one_line, printable
+from .._base.text import one_line, printable
 
 
 @dataclass(frozen=True)

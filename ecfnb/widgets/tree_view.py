@@ -156,7 +156,7 @@ class Item(HasTraits):
     def close(self) -> None:
         """Forget this row (its children are closed by their owner)."""
         if self.view is not None:
-            self.view._forget(self)
+            self.view.forget(self)
 
 
 class TreeView(anywidget.AnyWidget):
@@ -173,7 +173,7 @@ class TreeView(anywidget.AnyWidget):
         self._echo: tuple[int, str] | None = None
         super().__init__(**kwargs)
         self.observe(self._top_changed, "nodes")
-        self.on_msg(self._on_browser)
+        self.on_msg(self.on_browser_message)
 
     @property
     def selected_nodes(self) -> tuple[Item, ...]:
@@ -212,7 +212,8 @@ class TreeView(anywidget.AnyWidget):
                 "selected": item.selected, "disabled": item.disabled,
                 "children": [self._adopt(child) for child in item.nodes]}
 
-    def _forget(self, item: Item) -> None:
+    def forget(self, item: Item) -> None:
+        """Stop mirroring ``item`` (it was dropped from the tree)."""
         item.unobserve(self._item_changed, ["name", "nodes", "opened", "selected"])
         self._items.pop(item.id, None)
         item.view = None
@@ -239,7 +240,9 @@ class TreeView(anywidget.AnyWidget):
             self._send_op({"op": name, "id": item.id, "value": change["new"]})
 
     # -- browser -> Python -------------------------------------------------------------
-    def _on_browser(self, _widget: Any, content: dict, _buffers: Any) -> None:
+    def on_browser_message(self, _widget: Any, content: dict, _buffers: Any) -> None:
+        """A message from a view in the browser: hello (send it everything), or what a
+        click did (open, close, select), applied to the rows without echoing it back."""
         op = content.get("op")
         if op == "hello":
             self._send_op({"op": "snapshot",

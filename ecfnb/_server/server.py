@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
-from . import _serverlog, nodes
-from ._serverlog import LogClock
-from ._states import TASK_KINDS
-from .errors import (
+from .._base import serverlog as _serverlog
+from .._base.serverlog import LogClock
+from .._base.states import TASK_KINDS
+from ..errors import (
     AccessDenied,
     AuthenticationFailed,
     BadPath,
@@ -41,6 +41,7 @@ from .errors import (
     ServerError,
     ServerUnreachable,
 )
+from . import nodes
 
 try:
     import ecflow
@@ -280,7 +281,7 @@ class Server:
         return f"<ecfnb.Server {self.address} ({state})>"
 
     def _repr_html_(self) -> str:
-        from .reprs import server_html
+        from .._base.html import server_html
 
         return server_html(self)
 
@@ -367,21 +368,41 @@ class Server:
             self._needs_full = True
 
     # -- sync --------------------------------------------------------------------------
-    def responds(self, within: float = 0.5) -> bool:
-        """Whether the server answers a ping within ``within`` seconds, asked from a
-        subprocess: waiting for it holds no GIL (the binding's calls do), so a caller
-        in a notebook can decide not to ask a hung server anything itself."""
+    def probe(self, within: float = 0.5) -> ServerUnreachable | None:
+        """None if the server answers a ping within ``within`` seconds, else why not (a
+        ServerUnreachable, not raised). Asked from a subprocess: waiting for it holds no
+        GIL (the binding's calls do), so a notebook can decide not to ask a hung server
+        anything itself."""
+        import socket
+
+        started = time.monotonic()
+        try:  # a closed port or a bad name is known at once (the CLI would retry)
+            socket.create_connection((self.host, self.port), timeout=within).close()
+        except socket.gaierror:
+            return ServerUnreachable(self.address, _connection_reason(
+                "Host not found", self.host, self.port))
+        except ConnectionRefusedError:
+            return ServerUnreachable(self.address, _connection_reason(
+                "Connection refused", self.host, self.port))
+        except OSError:
+            return ServerUnreachable(self.address, _connection_reason(
+                "no answer", self.host, self.port))
         try:
             command, env = self.client_command("--ping")
-        except EcflowMissing:
-            return False
+        except EcflowMissing as exc:
+            return ServerUnreachable(self.address, str(exc))
         env["ECF_CONNECT_TIMEOUT"] = "1"
         self.requests += 1
+        left = max(0.05, within - (time.monotonic() - started))
         try:
-            return subprocess.run(command, env=env, capture_output=True,
-                                  timeout=within).returncode == 0
+            proc = subprocess.run(command, env=env, capture_output=True, timeout=left)
         except subprocess.TimeoutExpired:
-            return False
+            return ServerUnreachable(self.address, _connection_reason(
+                "no answer", self.host, self.port))
+        if proc.returncode == 0:
+            return None
+        return ServerUnreachable(self.address, _connection_reason(
+            proc.stderr.decode(errors="replace"), self.host, self.port))
 
     def ping(self) -> float:
         """Round-trip seconds, or ServerUnreachable."""

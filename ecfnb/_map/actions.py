@@ -26,10 +26,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from ._states import NODE_KINDS, TASK_KINDS
-from .errors import NodeNotFound
-from .nodes import NodeInfo
-from .server import Server, normalise_path, server_reply
+from .._base.states import NODE_KINDS, TASK_KINDS
+from .._server.nodes import NodeInfo
+from .._server.server import Server, normalise_path, server_reply
+from ..errors import NodeNotFound
 
 Predicate = Callable[[NodeInfo], bool]
 

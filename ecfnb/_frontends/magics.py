@@ -19,15 +19,15 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import EcfnbError
+from ..errors import EcfnbError
 
 if TYPE_CHECKING:
-    from ._incident import IncidentRecord
-    from ._watch import AbortWatcher
-    from .mount import MountInfo
-    from .server import Server
-    from .widgets.explorer import Explorer
-    from .widgets.watch_panel import WatchPanel
+    from .._fuse.mount import MountInfo
+    from .._incident import IncidentRecord
+    from .._server.server import Server
+    from .._watch.watcher import AbortWatcher
+    from ..widgets.explorer import Explorer
+    from ..widgets.watch_panel import WatchPanel
 
 #: Mounts made from this kernel: mountpoint -> MountInfo.
 kernel_mounts: dict[str, MountInfo] = {}
@@ -37,7 +37,7 @@ kernel_watchers: list[AbortWatcher] = []
 
 def ecf_connect(line: str = "") -> Server:
     """``%ecf_connect [HOST:PORT]``: connect, sync, make it current, show a summary."""
-    from .server import Server
+    from .._server.server import Server
 
     args = line.split()
     if len(args) > 1:
@@ -49,7 +49,7 @@ def ecf_connect(line: str = "") -> Server:
 
 
 def _address(given: str | None) -> str | None:
-    from .server import Server
+    from .._server.server import Server
 
     if given:
         return given
@@ -59,7 +59,7 @@ def _address(given: str | None) -> str | None:
 
 def ecf_mount(line: str = "") -> MountInfo:
     """``%ecf_mount [HOST:PORT] MOUNTPOINT``: mount in a child process, return at once."""
-    from . import mount
+    from .._fuse import mount as mounting
 
     args = line.split()
     if len(args) not in (1, 2):
@@ -67,34 +67,32 @@ def ecf_mount(line: str = "") -> MountInfo:
                          "of %ecf_connect, else ECF_HOST/ECF_PORT)")
     address, mountpoint = (None, args[0]) if len(args) == 1 else args
     os.makedirs(mountpoint, exist_ok=True)  # in a notebook, '%ecf_mount mnt' should just work
-    info = mount.start(_address(address) or "", mountpoint, parent_pid=os.getpid())
+    info = mounting.mount(_address(address) or "", mountpoint, parent_pid=os.getpid())
     kernel_mounts[info.mountpoint] = info
     return info
 
 
 def ecf_umount(line: str = "") -> list[str]:
     """``%ecf_umount [MOUNTPOINT]``: unmount one, or every mount made from this kernel."""
-    from . import mount
+    from .._fuse import mount as mounting
 
     args = line.split()
     targets = [os.path.abspath(a) for a in args] or list(kernel_mounts)
     for point in targets:
-        mount.stop(point)
+        mounting.umount(point)
         kernel_mounts.pop(point, None)
     return targets
 
 
 def ecf_mounts(line: str = "") -> list[MountInfo]:
     """``%ecf_mounts``: every ecfnb mount on this machine (this kernel's and others)."""
-    from . import mount
+    from .._fuse import mount as mounting
 
-    return mount.mounted()
+    return mounting.mounts()
 
 
 def ecf_watch(line: str = "") -> WatchPanel:
-    """``%ecf_tree [HOST:PORT] [PATH]``: the explorer, a live node tree beside the selected
-node's files; its refresh polls in a child process.
-``%ecf_watch [HOST:PORT] [/path ...] [--interval SECONDS]``: a live panel of aborts
+    """``%ecf_watch [HOST:PORT] [/path ...] [--interval SECONDS]``: a live panel of aborts
     (default: the whole server of %ecf_connect, else ECF_HOST/ECF_PORT), polled every
     10 s in a child process."""
     args = line.split()
@@ -105,12 +103,30 @@ node's files; its refresh polls in a child process.
                          "(paths start with '/'; default server: the one of %ecf_connect, "
                          "else ECF_HOST/ECF_PORT)")
     try:
-        from .widgets.watch_panel import watch
+        from ..widgets.watch_panel import watch
     except ImportError as exc:
         raise EcfnbError(f"{exc}") from exc
     panel = watch(_address(address), args or None, interval)
     kernel_watchers[:] = [w for w in kernel_watchers if w.running] + [panel.watcher]
     return panel
+
+
+def ecf_watchers(line: str = "") -> list[AbortWatcher]:
+    """``%ecf_watchers``: the watchers ``%ecf_watch`` started in this kernel."""
+    if line.strip():
+        raise EcfnbError("usage: %ecf_watchers  (no arguments)")
+    return list(kernel_watchers)
+
+
+def ecf_unwatch(line: str = "") -> list[AbortWatcher]:
+    """``%ecf_unwatch``: stop every watcher ``%ecf_watch`` started in this kernel."""
+    if line.strip():
+        raise EcfnbError("usage: %ecf_unwatch  (no arguments: stops them all)")
+    stopped = list(kernel_watchers)
+    for watcher in stopped:
+        watcher.stop()
+    kernel_watchers.clear()
+    return stopped
 
 
 def ecf_tree(line: str = "") -> Explorer:
@@ -126,7 +142,7 @@ def ecf_tree(line: str = "") -> Explorer:
         raise EcfnbError("usage: %ecf_tree [HOST:PORT] [/path] [--interval SECONDS] "
                          "[--read-only]")
     try:
-        from .widgets.explorer import explore
+        from ..widgets.explorer import explore
     except ImportError as exc:
         raise EcfnbError(f"{exc}") from exc
     return explore(address, args[0] if args else "/", interval,
@@ -152,7 +168,7 @@ def _interval(args: list[str], default: float = 10.0) -> float:
 def ecf_incident(line: str = "") -> IncidentRecord:
     """``%ecf_incident [HOST:PORT] /suite/.../task``: a static incident record that stays
     in the saved notebook (see ``ecfnb.incident``)."""
-    from ._incident import incident
+    from .._incident import incident
 
     args = line.split()
     if not args or not args[-1].startswith("/") or len(args) > 2:
@@ -163,11 +179,11 @@ def ecf_incident(line: str = "") -> IncidentRecord:
 
 def unmount_all() -> None:
     """Called at kernel exit: nothing this kernel mounted stays mounted."""
-    from . import mount
+    from .._fuse import mount as mounting
 
     for point in list(kernel_mounts):
         try:
-            mount.stop(point)
+            mounting.umount(point)
         except EcfnbError:
             pass
         kernel_mounts.pop(point, None)
@@ -199,6 +215,10 @@ def _print_mount(info: MountInfo) -> None:
           f"!find {info.mountpoint} -name '*.abo'   — unmount with %ecf_umount {info.mountpoint}")
 
 
+def _print_unwatch(watchers: list[AbortWatcher]) -> None:
+    print(f"stopped {len(watchers)} watcher(s)" if watchers else "no watcher to stop")
+
+
 def _print_umount(points: list[str]) -> None:
     print("unmounted " + ", ".join(points) if points else "nothing mounted from this kernel")
 
@@ -217,5 +237,8 @@ def register(ipython: Any) -> None:
     ipython.register_magic_function(_friendly(ecf_umount, _print_umount), "line", "ecf_umount")
     ipython.register_magic_function(_friendly(ecf_mounts, _print_mounts), "line", "ecf_mounts")
     ipython.register_magic_function(_friendly(ecf_watch), "line", "ecf_watch")
+    ipython.register_magic_function(_friendly(ecf_watchers), "line", "ecf_watchers")
+    ipython.register_magic_function(_friendly(ecf_unwatch, _print_unwatch), "line",
+                                    "ecf_unwatch")
     ipython.register_magic_function(_friendly(ecf_tree), "line", "ecf_tree")
     ipython.register_magic_function(_friendly(ecf_incident), "line", "ecf_incident")

@@ -15,15 +15,14 @@ the cached listings, and ``invalidate_cache()`` makes the next call sync.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 from fsspec.utils import infer_storage_options, stringify_path
 
-from ._text import to_utf8
-from .fsmap import FileSystemMap
-from .server import Server, normalise_path
+from .._base.text import to_utf8
+from .._map.fsmap import FileSystemMap
+from .._server.server import Server, normalise_path
 
 READ_ONLY_HINT = ("the ecFlow view is read-only; change suites with ecflow_client "
                   "or ecflow_ui")
@@ -63,7 +62,6 @@ class EcflowFileSystem(AbstractFileSystem):
         #: that is not UTF-8 ("File Load Error" on a Latin-1 job output); ranged reads
         #: stay byte-exact.
         self.undecodable = undecodable
-        self._synced_at: float | None = None
 
     def __repr__(self) -> str:
         return f"<EcflowFileSystem ecflow://{self.server.address}/>"
@@ -88,19 +86,16 @@ class EcflowFileSystem(AbstractFileSystem):
 
     # -- listings ------------------------------------------------------------------
     def _sync(self) -> None:
-        """One ``refresh`` per ``interval`` at most; news invalidates every listing."""
-        now = time.monotonic()
-        if self._synced_at is not None and now - self._synced_at < self.interval:
-            return
-        result = self.fsmap.refresh()
-        self._synced_at = now
-        if result.news:
+        """One sync per ``interval`` at most (``refresh_if_older``); news invalidates
+        every listing."""
+        result = self.fsmap.refresh_if_older(self.interval)
+        if result is not None and result.news:
             self.dircache.clear()
 
     def invalidate_cache(self, path: str | None = None) -> None:
         """Forget every listing; the next call syncs with the server."""
         self.dircache.clear()
-        self._synced_at = None
+        self.fsmap.invalidate()
         super().invalidate_cache(path)
 
     def ls(self, path: str = "/", detail: bool = True, refresh: bool = False,

@@ -131,6 +131,25 @@ class JsonLinesChild:
             safely(self.on_exit)
 
 
+class Backoff:
+    """How long a helper process waits before it tries a server that did not answer
+    again: ``first`` seconds, doubling up to ``most``, and back to the normal pace
+    after an answer. Every poll writes a line in the server log and costs a timeout
+    on a hung server; a dead one is asked less and less often, never given up on."""
+
+    def __init__(self, first: float, most: float = 60.0) -> None:
+        self.first, self.most = first, max(most, first)
+        self.delay = 0.0
+
+    def failed(self) -> float:
+        """The wait before the next try, after one more failure."""
+        self.delay = min(max(self.delay * 2, self.first), self.most)
+        return self.delay
+
+    def succeeded(self) -> None:
+        self.delay = 0.0
+
+
 def safely(callback: Callable[..., Any] | None, *args: Any) -> None:
     """Call ``callback``; log its error instead of raising it into a background thread."""
     if callback is None:
