@@ -23,6 +23,7 @@ test-debian13:
 
 lint: setup
 	$(VENV)/bin/ruff check ecfnb tests benchmarks
+	cd $(CURDIR) && $(VENV)/bin/lint-imports
 
 bench: setup
 	$(PY) benchmarks/bench_fsmap.py

@@ -64,6 +64,19 @@ def die_with_parent(sig: int) -> Callable[[], None]:
     return arm
 
 
+def _without_faketime(env: dict[str, str]) -> None:
+    """Drop an outer libfaketime from ``env``: ``faketime DATE`` computes its offset
+    with ``date``, which an inherited LD_PRELOAD would fake too (then the server kept
+    the outer date, measured when the whole suite ran under faketime)."""
+    for name in [n for n in env if n.startswith("FAKETIME")]:
+        del env[name]
+    preload = [p for p in env.get("LD_PRELOAD", "").split(":") if p and "faketime" not in p]
+    if preload:
+        env["LD_PRELOAD"] = ":".join(preload)
+    else:
+        env.pop("LD_PRELOAD", None)
+
+
 def port_in_use(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
@@ -139,6 +152,8 @@ class DemoServer:
     def _spawn(self) -> None:
         env = dict(os.environ, ECF_HOME=str(self.home), ECF_PORT=str(self.port), **self.env)
         env.pop("ECF_HOST", None)
+        if self.command_prefix[:1] == ("faketime",):
+            _without_faketime(env)  # faketime inside faketime: the inner date must win
         log = open(self.home / "server.stdout", "ab")  # noqa: SIM115 - owned by the process
         # Own session: stop() kills the server and every job it spawned as one group.
         self.process = subprocess.Popen(

@@ -29,66 +29,14 @@ import itertools
 import logging
 import select
 import stat
-import struct
 import threading
 import time
 from typing import Any
 
 from ..errors import MountError
+from . import abi
 
 log = logging.getLogger(__name__)
-
-FUSE_CAP_READDIRPLUS = 1 << 13
-FUSE_CAP_READDIRPLUS_AUTO = 1 << 14
-UNKNOWN_INO = 0xFFFFFFFF
-ROOT_INO = 1
-DT_DIR, DT_REG = stat.S_IFDIR >> 12, stat.S_IFREG >> 12
-
-# struct fuse_direntplus: fuse_entry_out (nodeid, generation, entry_valid, attr_valid,
-# their nsecs, then fuse_attr) followed by fuse_dirent (ino, off, namelen, type, name
-# padded to 8 bytes)
-_ENTRY_OUT = struct.Struct("<QQQQII" "QQQQQQIIIIIIIIII")
-_DIRENT = struct.Struct("<QQII")
-
-
-def _bare_entry_out(mode: int) -> bytes:
-    """An entry without attributes: nodeid 0 (the kernel takes only name and type)."""
-    return _ENTRY_OUT.pack(0, 0, 0, 0, 0, 0, UNKNOWN_INO, 0, 0, 0, 0, 0, 0, 0, 0, mode,
-                           0, 0, 0, 0, 0, 0)
-
-
-_FILE_ENTRY_OUT, _DIR_ENTRY_OUT = _bare_entry_out(stat.S_IFREG), _bare_entry_out(stat.S_IFDIR)
-_PADS = tuple(b"\0" * ((8 - n % 8) % 8) for n in range(8))
-
-
-class _EntryParam(ctypes.Structure):
-    pass
-
-
-class _Args(ctypes.Structure):
-    _fields_ = [("argc", ctypes.c_int), ("argv", ctypes.POINTER(ctypes.c_char_p)),
-                ("allocated", ctypes.c_int)]
-
-
-class _Buf(ctypes.Structure):
-    """struct fuse_buf (libfuse 3), with room to spare should a later version add to
-    its end: libfuse allocates ``mem`` and we free it."""
-
-    _fields_ = [("size", ctypes.c_size_t), ("flags", ctypes.c_int), ("mem", ctypes.c_void_p),
-                ("fd", ctypes.c_int), ("pos", ctypes.c_int64),
-                ("spare", ctypes.c_uint64 * 8)]
-
-
-def _libc_free(address: int | None) -> None:
-    if address:
-        libc = ctypes.CDLL(None)
-        libc.free.argtypes = [ctypes.c_void_p]
-        libc.free(address)
-
-
-class _ForgetData(ctypes.Structure):
-    _fields_ = [("ino", ctypes.c_uint64), ("nlookup", ctypes.c_uint64)]
-
 
 class _Reply:
     """One listing as readdirplus records: ``blob`` and where each record ends, and
@@ -134,10 +82,10 @@ class LowLevelSession:
         self.dir_cache = dir_cache
         self.plus = plus  # readdirplus; without it a walk looks up every subdirectory
         self.poll_s = poll_s  # see _loop
-        self._paths: dict[int, str] = {ROOT_INO: "/"}
-        self._inos: dict[str, int] = {"/": ROOT_INO}
+        self._paths: dict[int, str] = {abi.ROOT_INO: "/"}
+        self._inos: dict[str, int] = {"/": abi.ROOT_INO}
         self._lookups: dict[int, int] = {}
-        self._next_ino = itertools.count(ROOT_INO + 1)
+        self._next_ino = itertools.count(abi.ROOT_INO + 1)
         self._dirs: dict[int, _DirHandle] = {}
         self._next_dir = itertools.count(1)
         self._table_lock = threading.Lock()
@@ -146,85 +94,16 @@ class LowLevelSession:
 
     # -- libfuse ---------------------------------------------------------------------
     def _declare(self) -> None:
-        fm, lib, c = self.fm, self.lib, ctypes
-        _EntryParam._fields_ = [("ino", c.c_uint64), ("generation", c.c_uint64),
-                                ("attr", fm.c_stat), ("attr_timeout", c.c_double),
-                                ("entry_timeout", c.c_double)]
-        req, ino, info_p = c.c_void_p, c.c_uint64, c.POINTER(fm.fuse_file_info)
-        self.info_p = info_p
-        none = None
-        protos = {
-            "init": c.CFUNCTYPE(none, c.c_void_p, c.c_void_p),
-            "lookup": c.CFUNCTYPE(none, req, ino, c.c_char_p),
-            "forget": c.CFUNCTYPE(none, req, ino, c.c_uint64),
-            "getattr": c.CFUNCTYPE(none, req, ino, info_p),
-            "open": c.CFUNCTYPE(none, req, ino, info_p),
-            "read": c.CFUNCTYPE(none, req, ino, c.c_size_t, c.c_int64, info_p),
-            "release": c.CFUNCTYPE(none, req, ino, info_p),
-            "opendir": c.CFUNCTYPE(none, req, ino, info_p),
-            "readdir": c.CFUNCTYPE(none, req, ino, c.c_size_t, c.c_int64, info_p),
-            "releasedir": c.CFUNCTYPE(none, req, ino, info_p),
-            "statfs": c.CFUNCTYPE(none, req, ino),
-            "getxattr": c.CFUNCTYPE(none, req, ino, c.c_char_p, c.c_size_t),
-            "listxattr": c.CFUNCTYPE(none, req, ino, c.c_size_t),
-            "access": c.CFUNCTYPE(none, req, ino, c.c_int),
-            "forget_multi": c.CFUNCTYPE(none, req, c.c_size_t, c.POINTER(_ForgetData)),
-            "readdirplus": c.CFUNCTYPE(none, req, ino, c.c_size_t, c.c_int64, info_p),
-        }
-        # struct fuse_lowlevel_ops, in libfuse 3's order, up to readdirplus
-        order = ["init", "destroy", "lookup", "forget", "getattr", "setattr", "readlink",
-                 "mknod", "mkdir", "unlink", "rmdir", "symlink", "rename", "link", "open",
-                 "read", "write", "flush", "release", "fsync", "opendir", "readdir",
-                 "releasedir", "fsyncdir", "statfs", "setxattr", "getxattr", "listxattr",
-                 "removexattr", "access", "create", "getlk", "setlk", "bmap", "ioctl",
-                 "poll", "write_buf", "retrieve_reply", "forget_multi", "flock",
-                 "fallocate", "readdirplus"]
-
-        class Ops(ctypes.Structure):
-            _fields_ = [(name, protos.get(name, c.c_void_p)) for name in order]
-
-        self._ops = Ops()
-        self._callbacks = []  # the ctypes callbacks must outlive the session
-        for name, proto in protos.items():
-            callback = proto(getattr(self, "_ll_" + name))
-            self._callbacks.append(callback)
-            setattr(self._ops, name, callback)
-        for name, restype, argtypes in [
-            ("fuse_session_new", c.c_void_p, [c.POINTER(_Args), c.c_void_p, c.c_size_t,
-                                              c.c_void_p]),
-            ("fuse_session_mount", c.c_int, [c.c_void_p, c.c_char_p]),
-            ("fuse_session_receive_buf", c.c_int, [c.c_void_p, c.c_void_p]),
-            ("fuse_session_process_buf", None, [c.c_void_p, c.c_void_p]),
-            ("fuse_session_exited", c.c_int, [c.c_void_p]),
-            ("fuse_session_fd", c.c_int, [c.c_void_p]),
-            ("fuse_session_reset", None, [c.c_void_p]),
-            ("fuse_session_unmount", None, [c.c_void_p]),
-            ("fuse_session_destroy", None, [c.c_void_p]),
-            ("fuse_set_signal_handlers", c.c_int, [c.c_void_p]),
-            ("fuse_remove_signal_handlers", None, [c.c_void_p]),
-            ("fuse_reply_err", c.c_int, [c.c_void_p, c.c_int]),
-            ("fuse_reply_none", None, [c.c_void_p]),
-            ("fuse_reply_entry", c.c_int, [c.c_void_p, c.POINTER(_EntryParam)]),
-            ("fuse_reply_attr", c.c_int, [c.c_void_p, c.POINTER(fm.c_stat), c.c_double]),
-            ("fuse_reply_open", c.c_int, [c.c_void_p, info_p]),
-            ("fuse_reply_buf", c.c_int, [c.c_void_p, c.c_char_p, c.c_size_t]),
-            ("fuse_reply_statfs", c.c_int, [c.c_void_p, c.POINTER(fm.c_statvfs)]),
-            ("fuse_reply_xattr", c.c_int, [c.c_void_p, c.c_size_t]),
-            ("fuse_add_direntry", c.c_size_t, [c.c_void_p, c.c_void_p, c.c_size_t,
-                                               c.c_char_p, c.POINTER(fm.c_stat),
-                                               c.c_int64]),
-            ("fuse_lowlevel_notify_inval_inode", c.c_int, [c.c_void_p, c.c_uint64,
-                                                           c.c_int64, c.c_int64]),
-        ]:
-            function = getattr(lib, name)
-            function.restype, function.argtypes = restype, argtypes
+        """The session's callbacks, as libfuse's ``struct fuse_lowlevel_ops`` (``abi``)."""
+        self.info_p, self._ops, self._callbacks = abi.declare(
+            self.fm, self.lib, lambda name: getattr(self, "_ll_" + name))
 
     def run(self) -> None:
         """Mount, serve until unmounted or signalled, then tidy up."""
 
         options = f"ro,fsname={self.fsname},subtype=ecfnb".encode()
         argv = (ctypes.c_char_p * 3)(b"ecfnb", b"-o", options)
-        args = _Args(3, argv, 0)
+        args = abi.Args(3, argv, 0)
         lib = self.lib
         session = lib.fuse_session_new(ctypes.byref(args), ctypes.byref(self._ops),
                                        ctypes.sizeof(self._ops), None)
@@ -256,7 +135,7 @@ class LowLevelSession:
         of a 100k-task server measured ~25% faster. The price is at most ``poll_s`` of
         CPU after the last request of a burst; an idle mount sleeps."""
         lib, poll_s = self.lib, self.poll_s
-        buf = _Buf()
+        buf = abi.Buf()
         poller = select.poll()
         poller.register(lib.fuse_session_fd(session), select.POLLIN)
         poll, clock = poller.poll, time.perf_counter
@@ -273,7 +152,7 @@ class LowLevelSession:
                     break
                 lib.fuse_session_process_buf(session, ctypes.byref(buf))
         finally:
-            _libc_free(buf.mem)
+            abi.libc_free(buf.mem)
             lib.fuse_session_reset(session)
 
     # -- inodes ----------------------------------------------------------------------
@@ -301,7 +180,7 @@ class LowLevelSession:
     def _forget(self, ino: int, count: int) -> None:
         with self._table_lock:
             left = self._lookups.get(ino, 0) - count
-            if left > 0 or ino == ROOT_INO:
+            if left > 0 or ino == abi.ROOT_INO:
                 self._lookups[ino] = max(left, 0)
                 return
             self._lookups.pop(ino, None)
@@ -315,9 +194,9 @@ class LowLevelSession:
         st.st_ino = ino
         return st
 
-    def _entry(self, path: str, attrs: dict[str, Any]) -> _EntryParam:
+    def _entry(self, path: str, attrs: dict[str, Any]) -> abi.EntryParam:
         ino = self._ino(path)
-        entry = _EntryParam()
+        entry = abi.EntryParam()
         entry.ino = ino
         entry.attr = self._stat(attrs, ino)
         entry.attr_timeout = entry.entry_timeout = self.timeout
@@ -338,9 +217,9 @@ class LowLevelSession:
         info = ctypes.cast(conn, ctypes.POINTER(self.fm.fuse_conn_info)).contents
         # readdirplus always (not only for the first read of a directory): one format
         if self.plus:
-            info.want = (info.want | FUSE_CAP_READDIRPLUS) & ~FUSE_CAP_READDIRPLUS_AUTO
+            info.want = (info.want | abi.FUSE_CAP_READDIRPLUS) & ~abi.FUSE_CAP_READDIRPLUS_AUTO
         else:
-            info.want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO)
+            info.want &= ~(abi.FUSE_CAP_READDIRPLUS | abi.FUSE_CAP_READDIRPLUS_AUTO)
         self.ops.counters["kernel_dir_cache"] = 1 if self.dir_cache else 0
 
     def _ll_lookup(self, req: int, parent: int, name: bytes) -> None:
@@ -467,7 +346,7 @@ class LowLevelSession:
             buf = ctypes.create_string_buffer(size)
             used = 0
             st = self.fm.c_stat()
-            st.st_ino = UNKNOWN_INO  # readdir(3) skips an entry whose d_ino is 0
+            st.st_ino = abi.UNKNOWN_INO  # readdir(3) skips an entry whose d_ino is 0
             for index in range(offset, len(names.names)):
                 st.st_mode = stat.S_IFDIR if index in names.dirs else stat.S_IFREG
                 add = self.lib.fuse_add_direntry(
@@ -485,8 +364,8 @@ class LowLevelSession:
         the listing gave them, so that a walk descends without a lookup."""
         started = time.perf_counter()
         names, dirs = listing.names, listing.dirs
-        file_head, dirent, pads = _FILE_ENTRY_OUT, _DIRENT.pack, _PADS
-        parts = [file_head + dirent(UNKNOWN_INO, index + 1, len(name), DT_REG) + name
+        file_head, dirent, pads = abi.FILE_ENTRY_OUT, abi.DIRENT.pack, abi.PADS
+        parts = [file_head + dirent(abi.UNKNOWN_INO, index + 1, len(name), abi.DT_REG) + name
                  + pads[len(name) & 7] for index, name in enumerate(names)]
         plus: list[tuple[int, int, str]] = []
         prefix = path.rstrip("/") + "/"
@@ -497,17 +376,17 @@ class LowLevelSession:
             # '.' and '..' never with attributes
             attrs = self.ops.listed_dir_attrs(child) if index > 1 else None
             if attrs is None:
-                head, child_ino = _DIR_ENTRY_OUT, UNKNOWN_INO
+                head, child_ino = abi.DIR_ENTRY_OUT, abi.UNKNOWN_INO
             else:
                 child_ino = self._ino(child)
                 mtime = attrs["st_mtime"]
-                head = _ENTRY_OUT.pack(
+                head = abi.ENTRY_OUT.pack(
                     child_ino, 0, valid, valid, valid_ns, valid_ns,
                     child_ino, 0, 0, mtime // 10**9, mtime // 10**9, mtime // 10**9,
                     mtime % 10**9, mtime % 10**9, mtime % 10**9, attrs["st_mode"],
                     attrs["st_nlink"], attrs["st_uid"], attrs["st_gid"], 0, 0, 0)
                 plus.append((index, child_ino, child))
-            parts[index] = head + dirent(child_ino, index + 1, len(name), DT_DIR) + name \
+            parts[index] = head + dirent(child_ino, index + 1, len(name), abi.DT_DIR) + name \
                 + pads[len(name) & 7]
         ends = list(itertools.accumulate(map(len, parts)))
         reply = _Reply(listing, b"".join(parts), ends, plus)

@@ -223,11 +223,40 @@ class FileSystemMap:
 
     # -- names ---------------------------------------------------------------------
     def listdir(self, path: str = "/") -> list[str]:
+        """The names in directory ``path``, in ``scandir`` order.
+
+        Parameters
+        ----------
+        path
+            A directory of the map ('/', a suite, a family, a task with aliases).
+
+        Returns
+        -------
+        list of str
+            Child directories first where they are, each node's files after it.
+
+        Raises
+        ------
+        NodeNotFound, NotADirectoryError, ServerUnreachable"""
         return [entry.name for entry in self.scandir(path)]
 
     def scandir(self, path: str = "/") -> list[DirEntry]:
         """Every entry with its kind and mtime, from one listing of the children: what
-        ``find -name`` and ``ls -t`` need, without a stat (or a file fetch) per entry."""
+        ``find -name`` and ``ls -t`` need, without a stat (or a file fetch) per entry.
+
+        Parameters
+        ----------
+        path
+            A directory of the map.
+
+        Returns
+        -------
+        list of DirEntry
+            (name, 'dir' or 'file', mtime: the node's state-change time, epoch seconds).
+
+        Raises
+        ------
+        NodeNotFound, NotADirectoryError, ServerUnreachable"""
         out: list[DirEntry] = []
         append = out.append
         for mtime, is_dir, names in self._groups(path, times=True):
@@ -238,7 +267,21 @@ class FileSystemMap:
     def names(self, path: str = "/") -> Listing:
         """The names of ``scandir`` in the same order, and which are subdirectories (with
         their mtimes): all a ``find -name`` walk needs, at half the cost (no entry
-        objects, no state-change time of a plain task: 100k tasks 0.4 s, not 0.9)."""
+        objects, no state-change time of a plain task: 100k tasks 0.4 s, not 0.9).
+
+        Parameters
+        ----------
+        path
+            A directory of the map.
+
+        Returns
+        -------
+        Listing
+            ``names`` and ``dirs`` (index in names -> mtime of that subdirectory).
+
+        Raises
+        ------
+        NodeNotFound, NotADirectoryError, ServerUnreachable"""
         names: list[str] = []
         dirs: dict[int, float] = {}
         extend = names.extend
@@ -325,10 +368,26 @@ class FileSystemMap:
 
     # -- stat and read -------------------------------------------------------------
     def stat(self, path: str, fetch: bool = True) -> Entry:
-        """Kind, true size and mtime. With ``fetch=False`` a size that costs a server
-        request or a full node description (script, manual, a remote job or output,
-        .att, .why, .server files) is None unless already cached: listings of big
-        trees stay cheap."""
+        """Kind, true size and mtime of ``path``.
+
+        Parameters
+        ----------
+        path
+            Any path of the map.
+        fetch
+            False: a size that costs a server request or a full node description
+            (script, manual, a remote job or output, .att, .why, .server files) is None
+            unless already cached, so that listings of big trees stay cheap.
+
+        Returns
+        -------
+        Entry
+            ``kind`` ('dir' or 'file'), ``size`` (bytes, or None, see ``fetch``),
+            ``mtime`` (the node's state-change time), ``node`` and ``role``.
+
+        Raises
+        ------
+        NodeNotFound, BadPath, ServerUnreachable"""
         target = self._resolve(path)
         mtime = self._mtime(target)
         if target.role == "dir":
@@ -343,8 +402,26 @@ class FileSystemMap:
         return Entry("file", len(self._content(target)), mtime, target.node, target.role)
 
     def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
-        """``size`` bytes from ``offset`` (-1: to the end). Local job outputs are read
-        with ``pread``; nothing reads more than asked from disk."""
+        """``size`` bytes of file ``path`` from ``offset``: what every surface serves.
+
+        Parameters
+        ----------
+        path
+            A file of the map.
+        offset
+            Where to start, in bytes (>= 0).
+        size
+            How many bytes; -1: to the end.
+
+        Returns
+        -------
+        bytes
+            The bytes, byte-exact (a local job output is read with ``pread``, never
+            more than asked); fewer than ``size`` at the end of the file.
+
+        Raises
+        ------
+        NodeNotFound, IsADirectoryError, ValueError (negative offset), ServerUnreachable"""
         if offset < 0:
             raise ValueError("offset must be >= 0")
         target = self._resolve(path)
@@ -365,9 +442,22 @@ class FileSystemMap:
 
     @staticmethod
     def path_of(node: str, role: str, try_no: int | None = None) -> str:
-        """The map's path of a node's file: ``path_of('/s/t', 'jobout') == '/s/t.out'``;
-        with ``try_no`` the output of that try: ``'/s/t.out.1'`` (ecFlow keeps each try's
-        output beside ECF_JOBOUT; a path that is read by name, not listed)."""
+        """The map's path of a node's file.
+
+        Parameters
+        ----------
+        node
+            The node's path ('/s/t').
+        role
+            'att', 'why', 'script', 'job', 'jobout', 'manual' (or an extension).
+        try_no
+            For 'jobout': the output of that try ('/s/t.out.1'; ecFlow keeps each try's
+            output beside ECF_JOBOUT; a path that is read by name, not listed).
+
+        Returns
+        -------
+        str
+            ``path_of('/s/t', 'jobout') == '/s/t.out'``."""
         ext = {value: key for key, value in TASK_FILES.items()}.get(role, role)
         if try_no is not None:
             if role != "jobout":
@@ -376,11 +466,37 @@ class FileSystemMap:
         return f"{normalise_path(node)}.{ext}"
 
     def local_path(self, path: str) -> str | None:
-        """The file on this machine that ``path`` is read from, if any (job, output)."""
+        """The file on this machine that ``path`` is read from, if any.
+
+        Parameters
+        ----------
+        path
+            A file of the map (a job or an output; other files are never local).
+
+        Returns
+        -------
+        str or None
+            The local path (under the server's ECF_HOME or a trusted root), or None
+            when the server's copy is served."""
         return self._local_file(self._resolve(path))
 
     def open(self, path: str) -> MappedFile:
-        """Resolve ``path`` once for many reads; close the result (or use ``with``)."""
+        """Resolve ``path`` once for many reads (FUSE reads 128 KiB at a time).
+
+        Parameters
+        ----------
+        path
+            A file of the map.
+
+        Returns
+        -------
+        MappedFile
+            Open: a local output behind a descriptor (it may grow), other contents
+            fixed at open. Close it, or use ``with``.
+
+        Raises
+        ------
+        NodeNotFound, IsADirectoryError, ServerUnreachable"""
         target = self._resolve(path)
         if target.role == "dir":
             raise IsADirectoryError(f"is a directory: {path!r}")
@@ -392,9 +508,27 @@ class FileSystemMap:
                           path=normalise_path(path))
 
     def tail(self, path: str, lines: int = 1000, max_bytes: int = 4 * 1024 * 1024) -> bytes:
-        """The last ``lines`` lines (at most ``max_bytes``), without reading the whole file.
-        A last line longer than the window (a progress bar of ``\r`` and no newline)
-        is shown by its end, after a line saying it was cut — not dropped."""
+        """The end of file ``path``, without reading the whole file.
+
+        Parameters
+        ----------
+        path
+            A file of the map (usually a job output).
+        lines
+            How many lines at most (cut at newlines only: a ``\r`` progress bar is one
+            line); negative: all lines in the window.
+        max_bytes
+            The window read from the end.
+
+        Returns
+        -------
+        bytes
+            The last lines; a last line longer than the window is shown by its end,
+            after a line saying it was cut (not dropped).
+
+        Raises
+        ------
+        NodeNotFound, ServerUnreachable"""
         size = self.stat(path).size
         start = max(0, size - max_bytes)
         data = self.read(path, start, size - start)

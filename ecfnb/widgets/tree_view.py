@@ -19,6 +19,7 @@ import contextlib
 import itertools
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anywidget
@@ -27,112 +28,7 @@ from traitlets import Bool, HasTraits, Tuple, Unicode
 __all__ = ["Item", "TreeView"]
 
 _ids = itertools.count(1)
-
-ESM = r"""
-function render({ model, el }) {
-  el.classList.add("ecfnb-tree-view");
-  const top = document.createElement("ul");
-  top.className = "ecfnb-tree-children ecfnb-tree-top";
-  el.appendChild(top);
-  const rows = new Map();
-  const root = { ul: top, li: null, opened: true, hasKids: true };
-  rows.set(0, root);
-  let selected = null;
-
-  function build(data) {
-    const li = document.createElement("li");
-    li.className = "ecfnb-tree-node";
-    li.dataset.id = data.id;
-    const toggle = document.createElement("span");
-    toggle.className = "ecfnb-tree-toggle";
-    const anchor = document.createElement("span");
-    anchor.className = "ecfnb-tree-anchor";
-    anchor.innerHTML = data.html;
-    const ul = document.createElement("ul");
-    ul.className = "ecfnb-tree-children";
-    li.append(toggle, anchor, ul);
-    const row = { li, anchor, toggle, ul, opened: data.opened, hasKids: false };
-    rows.set(data.id, row);
-    if (data.disabled) li.classList.add("ecfnb-tree-disabled");
-    setChildren(row, data.children || []);
-    setSelected(data.id, data.selected);
-    return li;
-  }
-  function forget(ul) {
-    for (const li of ul.querySelectorAll("li.ecfnb-tree-node")) {
-      const id = Number(li.dataset.id);
-      if (selected === id) selected = null;
-      rows.delete(id);
-    }
-  }
-  function setChildren(row, children) {
-    forget(row.ul);
-    const frag = document.createDocumentFragment();
-    for (const child of children) frag.appendChild(build(child));
-    row.ul.replaceChildren(frag);
-    row.hasKids = children.length > 0;
-    show(row);
-  }
-  function show(row) {
-    if (!row.li) return;
-    row.toggle.textContent = row.hasKids ? (row.opened ? "\u25be" : "\u25b8") : "";
-    row.li.classList.toggle("ecfnb-tree-leaf", !row.hasKids);
-    row.li.classList.toggle("ecfnb-tree-open", row.hasKids && row.opened);
-    row.ul.style.display = row.opened ? "" : "none";
-  }
-  function setSelected(id, value) {
-    const row = rows.get(id);
-    if (!row || !row.li) return;
-    if (value) {
-      if (selected !== null && selected !== id) setSelected(selected, false);
-      selected = id;
-    } else if (selected === id) {
-      selected = null;
-    }
-    row.li.classList.toggle("ecfnb-tree-selected", !!value);
-  }
-  function apply(op) {
-    const row = rows.get(op.id);
-    if (op.op === "batch") { op.ops.forEach(apply); return; }
-    if (op.op === "snapshot") { setChildren(root, op.children); return; }
-    if (!row) return;
-    if (op.op === "children") setChildren(row, op.children);
-    else if (op.op === "label") row.anchor.innerHTML = op.html;
-    else if (op.op === "opened") { row.opened = op.value; show(row); }
-    else if (op.op === "selected") setSelected(op.id, op.value);
-  }
-  top.addEventListener("click", (event) => {
-    const li = event.target.closest("li.ecfnb-tree-node");
-    if (!li || !top.contains(li)) return;
-    const id = Number(li.dataset.id);
-    const row = rows.get(id);
-    if (!row || li.classList.contains("ecfnb-tree-disabled")) return;
-    if (event.target.closest(".ecfnb-tree-toggle") === row.toggle) {
-      if (!row.hasKids) return;
-      row.opened = !row.opened;
-      show(row);
-      model.send({ op: row.opened ? "open" : "close", id });
-    } else if (event.target.closest(".ecfnb-tree-anchor") === row.anchor) {
-      setSelected(id, true);
-      model.send({ op: "select", id });
-    }
-  });
-  model.on("msg:custom", apply);
-  model.send({ op: "hello" });
-}
-export default { render };
-"""
-
-CSS = """
-.ecfnb-tree-view { font-size: 13px; line-height: 1.5; overflow: auto; }
-.ecfnb-tree-view ul { list-style: none; margin: 0; padding-left: 1.1em; }
-.ecfnb-tree-view ul.ecfnb-tree-top { padding-left: 0; }
-.ecfnb-tree-toggle { display: inline-block; width: 1.1em; cursor: pointer; color: #555;
-  user-select: none; }
-.ecfnb-tree-anchor { cursor: pointer; padding: 0 2px; border-radius: 2px; }
-.ecfnb-tree-selected > .ecfnb-tree-anchor { outline: 2px solid #1976d2; }
-.ecfnb-tree-disabled > .ecfnb-tree-anchor { color: #888; cursor: default; }
-"""
+_HERE = Path(__file__).parent  # tree_view.js and tree_view.css: the browser's side
 
 
 class Item(HasTraits):
@@ -162,8 +58,8 @@ class Item(HasTraits):
 class TreeView(anywidget.AnyWidget):
     """The browser side of a forest of ``Item`` rows; ``nodes`` are the top rows."""
 
-    _esm = Unicode(ESM).tag(sync=True)
-    _css = Unicode(CSS).tag(sync=True)
+    _esm = _HERE / "tree_view.js"
+    _css = _HERE / "tree_view.css"
     nodes = Tuple()  # of Item
 
     def __init__(self, **kwargs: Any) -> None:
