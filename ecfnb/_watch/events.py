@@ -90,6 +90,43 @@ class WatcherEvent:
                 f"({self.time:%H:%M:%S} UTC)\n")
 
 
+@dataclass(frozen=True)
+class WatchOptions:
+    """What a watcher watches and reports: one definition for the notebook side and its
+    polling process, which receives them as command-line arguments."""
+
+    paths: tuple[str, ...] = ()
+    include_existing: bool = False
+    lines: int = 50
+    active_threshold: float | None = None
+    zombies: bool = False
+
+    def arguments(self) -> list[str]:
+        """The polling process's arguments for these options."""
+        args = [*self.paths, "--lines", str(self.lines)]
+        if self.include_existing:
+            args.append("--include-existing")
+        if self.active_threshold:
+            args += ["--active-threshold", str(self.active_threshold)]
+        if self.zombies:
+            args.append("--zombies")
+        return args
+
+    @classmethod
+    def add_arguments(cls, parser: Any) -> None:
+        """Declare ``arguments()`` on an ``argparse`` parser."""
+        parser.add_argument("paths", nargs="*")
+        parser.add_argument("--lines", type=int, default=50)
+        parser.add_argument("--include-existing", action="store_true")
+        parser.add_argument("--active-threshold", type=float)
+        parser.add_argument("--zombies", action="store_true")
+
+    @classmethod
+    def parsed(cls, args: Any) -> WatchOptions:
+        return cls(tuple(args.paths), args.include_existing, args.lines,
+                   args.active_threshold, args.zombies)
+
+
 Event = AbortEvent | LateEvent | ZombieEvent | WatcherEvent
 _CLASSES = {"abort": AbortEvent, "late": LateEvent, "zombie": ZombieEvent,
             "watcher": WatcherEvent}

@@ -37,7 +37,7 @@ from .._map.fsmap import FileSystemMap
 from .._server.nodes import NodeInfo
 from .._server.server import Server
 from ..errors import EcfnbError, NodeNotFound, ServerUnreachable
-from .events import AbortEvent, Event, LateEvent, ZombieEvent, to_json
+from .events import AbortEvent, Event, LateEvent, WatchOptions, ZombieEvent, to_json
 
 RUNNING = ("submitted", "active")
 #: Log lines read to find the tries that aborted between two polls.
@@ -55,17 +55,16 @@ class Seen(NamedTuple):
 class AbortDetector:
     """Turns successive syncs into events. ``poll()`` syncs once and returns what is new."""
 
-    def __init__(self, server: Server, paths: Iterable[str] | None = None,
-                 include_existing: bool = False, lines: int = 50,
-                 active_threshold: float | None = None, zombies: bool = False,
+    def __init__(self, server: Server, options: WatchOptions | None = None,
                  since: datetime | None = None, marker: str = "") -> None:
         self.server = server
         self.fsmap = FileSystemMap(server)
-        self.paths = [p.rstrip("/") or "/" for p in (paths or ["/"])]
-        self.include_existing = include_existing
-        self.lines = lines
-        self.active_threshold = active_threshold
-        self.zombies = zombies
+        options = options or WatchOptions()
+        self.paths = [p.rstrip("/") or "/" for p in (options.paths or ("/",))]
+        self.include_existing = options.include_existing
+        self.lines = options.lines
+        self.active_threshold = options.active_threshold
+        self.zombies = options.zombies
         #: When the watcher started: a line containing ``marker`` that it wrote into the
         #: server log, else ``since`` (this machine's clock). Later aborts are new.
         self.since = since
@@ -331,8 +330,7 @@ def run(args: argparse.Namespace) -> int:
     since = datetime.fromisoformat(args.since) if args.since else None
     if since is not None:
         since -= timedelta(seconds=args.margin)
-    detector = AbortDetector(server, args.paths, args.include_existing, args.lines,
-                             args.active_threshold, args.zombies, since=since,
+    detector = AbortDetector(server, WatchOptions.parsed(args), since=since,
                              marker=args.marker or "")
     delay, backoff = args.interval, Backoff(args.interval, max(60.0, args.interval))
     while True:
@@ -367,12 +365,8 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ecfnb._watch.poller")
     parser.add_argument("address")
-    parser.add_argument("paths", nargs="*")
+    WatchOptions.add_arguments(parser)
     parser.add_argument("--interval", type=float, default=10.0)
-    parser.add_argument("--lines", type=int, default=50)
-    parser.add_argument("--include-existing", action="store_true")
-    parser.add_argument("--active-threshold", type=float)
-    parser.add_argument("--zombies", action="store_true")
     parser.add_argument("--once", action="store_true")
     parser.add_argument("--since", help="ISO time the watcher started (later aborts are new)")
     parser.add_argument("--margin", type=float, default=0.0,

@@ -17,12 +17,21 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
 from .._base.child import JsonLinesChild, safely, stop_all
 from .._server.server import Server, parse_address
-from .events import AbortEvent, Event, LateEvent, WatcherEvent, event_key, from_json
+from .events import (
+    AbortEvent,
+    Event,
+    LateEvent,
+    WatcherEvent,
+    WatchOptions,
+    event_key,
+    from_json,
+)
 
 __all__ = ["AbortEvent", "AbortWatcher", "LateEvent"]
 
@@ -61,14 +70,11 @@ class AbortWatcher:
             raise ValueError("interval must be a positive number of seconds")
         if isinstance(paths, str):
             paths = [paths]
-        self.paths = [str(p) for p in (paths or [])]
+        self.options = WatchOptions(tuple(str(p) for p in (paths or [])), include_existing,
+                                    lines, active_threshold, zombies)
         self.interval = interval
-        self.include_existing = include_existing
         self.on_abort = on_abort
         self.on_event = on_event
-        self.lines = lines
-        self.active_threshold = active_threshold
-        self.zombies = zombies
         self.history = history
         self.events: list[Event] = []  # the newest ``history`` events, oldest first
         self.total_events = 0
@@ -89,6 +95,23 @@ class AbortWatcher:
         self._restarts: list[float] = []  # when the polling process was started again
         self._resume_from: datetime | None = None
 
+    @property
+    def paths(self) -> list[str]:
+        """The subtrees watched ([] is the whole server)."""
+        return list(self.options.paths)
+
+    @property
+    def include_existing(self) -> bool:
+        return self.options.include_existing
+
+    @property
+    def active_threshold(self) -> float | None:
+        return self.options.active_threshold
+
+    @property
+    def zombies(self) -> bool:
+        return self.options.zombies
+
     def __repr__(self) -> str:
         aborts = sum(isinstance(e, AbortEvent) for e in self.events)
         return (f"<AbortWatcher {self.address} {self.paths or ['/']} {self.status}, "
@@ -98,20 +121,15 @@ class AbortWatcher:
     def _command(self, once: bool) -> list[str]:
         import os
 
-        cmd = [sys.executable, "-m", "ecfnb._watch.poller", self.address, *self.paths,
-               "--interval", str(self.interval), "--lines", str(self.lines),
+        options = replace(self.options, include_existing=True) if once else self.options
+        cmd = [sys.executable, "-m", "ecfnb._watch.poller", self.address,
+               *options.arguments(), "--interval", str(self.interval),
                "--parent-pid", str(os.getpid())]
         if self._resume_from is not None:  # a restart: what changed since the last poll
             cmd += ["--since", self._resume_from.isoformat(), "--margin",
                     str(RESTART_MARGIN)]
         elif self.started is not None:
             cmd += ["--since", self.started.isoformat(), "--marker", self._marker]
-        if self.include_existing or once:
-            cmd.append("--include-existing")
-        if self.active_threshold:
-            cmd += ["--active-threshold", str(self.active_threshold)]
-        if self.zombies:
-            cmd.append("--zombies")
         if once:
             cmd.append("--once")
         return cmd
