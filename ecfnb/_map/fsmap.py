@@ -1,4 +1,4 @@
-"""THE mapping of an ecFlow server onto paths and files (DESIGN.md, "Path scheme").
+"""THE mapping of an ecFlow server onto paths and files (README, "The path scheme").
 
 FUSE, fsspec and the widgets are thin adapters over ``FileSystemMap``; none of
 them builds a path or a file's content itself. The map knows nothing of them.

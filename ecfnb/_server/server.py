@@ -1,6 +1,6 @@
 """One connection to one ecFlow server: the only module that talks to ``ecflow.Client``.
 
-Why it looks the way it does (measured on ecFlow 5.9, see DESIGN.md):
+Why it looks the way it does (measured on ecFlow 5.9; README, "Design decisions"):
 - the binding holds the GIL while it waits, and retries 10 s apart by default, so
   the Client is made with ``ECF_CONNECT_TIMEOUT`` set and one connection attempt:
   no call blocks longer than ``timeout`` seconds;
