@@ -43,8 +43,8 @@ except ImportError as _exc:
 #: Public name -> (module, attribute); the attribute is the name unless given.
 _PUBLIC: dict[str, tuple[str, str]] = {name: (module, attribute or name) for module, names in {
     # one server: connection, nodes as plain data, the process's current server
-    "._server.server": ("Server", "SyncResult", "ServerInfo", "Zombie", "connect", "resolve",
-                        "parse_address", "format_address"),
+    "._server.server": ("Server", "SyncResult", "ServerInfo", "Zombie", "connect", "resolve"),
+    "._server.connection": ("Connection", "parse_address", "format_address"),
     "._server.nodes": ("NodeInfo", "Attribute", "Variable"),
     "._base.states": ("STATE_COLOURS", "STATE_ABBREV"),
     "._base.serverlog": ("LogClock",),
@@ -69,7 +69,7 @@ _PUBLIC: dict[str, tuple[str, str]] = {name: (module, attribute or name) for mod
     # errors
     ".errors": ("EcfnbError", "EcflowMissing", "ServerUnreachable", "NodeNotFound",
                 "AccessDenied", "AuthenticationFailed", "ServerError", "FileUnavailable",
-                "MountError", "BadPath"),
+                "MountError", "BadPath", "SSLMismatch"),
     # widgets (need ipywidgets)
     ".widgets.watch_panel": ("WatchPanel",),
     ".widgets.explorer": ("Explorer",),

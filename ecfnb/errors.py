@@ -31,7 +31,7 @@ class ServerUnreachable(EcfnbError, ConnectionError):
     """No answer from the ecFlow server in time (down, wrong port, or hung)."""
 
     def __init__(self, address: str, detail: str = "") -> None:
-        self.address = address
+        self.address, self.detail = address, detail
         host, _, port = address.rpartition(":")
         host = host.strip("[]")
         msg = (
@@ -42,6 +42,15 @@ class ServerUnreachable(EcfnbError, ConnectionError):
         if detail:
             msg += f" ({detail})"
         super().__init__(msg)
+
+
+class SSLMismatch(EcfnbError, ConnectionError):
+    """Client and server disagree on SSL, or the certificate SSL needs is missing: the
+    message says which and what to pass."""
+
+    def __init__(self, address: str, why: str) -> None:
+        self.address = address
+        super().__init__(f"cannot talk to the ecFlow server {address}: {why}")
 
 
 class NodeNotFound(EcfnbError, FileNotFoundError):

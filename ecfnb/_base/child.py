@@ -36,8 +36,9 @@ class JsonLinesChild:
 
     def __init__(self, command: list[str], on_message: Callable[[dict], Any],
                  on_exit: Callable[[], Any] | None = None, name: str = "ecfnb-child",
-                 commands: bool = False) -> None:
+                 commands: bool = False, env: dict[str, str] | None = None) -> None:
         self.command = command
+        self.env = env  # the child's environment (None: this process's)
         self.on_message = on_message
         self.on_exit = on_exit
         self.name = name
@@ -66,7 +67,7 @@ class JsonLinesChild:
         self._proc = subprocess.Popen(
             self.command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             stdin=subprocess.PIPE if self.commands else subprocess.DEVNULL,
-            start_new_session=True)
+            start_new_session=True, env=self.env)
         self._reader = threading.Thread(target=self._read, args=(self._proc,), daemon=True,
                                         name=self.name)
         self._reader.start()

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
-from .._server.server import check_port, format_address
+from .._server.connection import check_port, format_address
 from ..errors import EcfnbError
 from .suites import (
     DEMO_ABORT_TRIES,
@@ -119,6 +119,12 @@ class DemoServer:
     def address(self) -> str:
         return format_address(self.host, self.port)
 
+    @property
+    def ssl(self) -> bool:
+        """Whether the server speaks SSL (``--ssl``, or ECF_SSL in its ``env``): its
+        certificates are in ``env['HOME']/.ecflowrc/ssl``, where clients find them too."""
+        return "--ssl" in self.server_args or bool(self.env.get("ECF_SSL"))
+
     def __repr__(self) -> str:
         return f"DemoServer({self.address}, home={str(self.home)!r})"
 
@@ -180,6 +186,7 @@ class DemoServer:
                ) -> subprocess.CompletedProcess:
         """Run ``ecflow_client`` against this server (bytes out, for raw files)."""
         env = dict(os.environ, ECF_HOST=self.host, ECF_PORT=str(self.port))
+        env.update({k: v for k, v in self.env.items() if k in ("HOME", "ECF_SSL")})
         proc = subprocess.run(["ecflow_client", "--host", self.host, "--port", str(self.port),
                                *args], env=env, capture_output=True, timeout=timeout)
         if check and proc.returncode != 0:
@@ -232,7 +239,7 @@ class DemoServer:
         """Block until every state the demo promises (DEMO_READY_STATES) is reached."""
         from .._server.server import Server
 
-        server = Server(self.host, self.port)
+        server = Server(self.host, self.port, ssl=self.ssl)
         deadline = time.monotonic() + timeout
         missing: dict[str, str] = {}
         while time.monotonic() < deadline:

@@ -15,13 +15,16 @@ from pathlib import Path
 
 from .._demo.server import die_with_parent
 from .._fsview.jupyterfs import jupyterfs_config
-from .._server.server import check_port
+from .._server.connection import check_port
 from ..errors import EcfnbError
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecfnb", description="A live ecFlow server in Jupyter.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="store_true",
+                        help="ecfnb's, the ecFlow client library's and the server's versions "
+                             "(ECF_HOST/ECF_PORT, else localhost:3141)")
+    sub = parser.add_subparsers(dest="command")
     demo = sub.add_parser("demo", help="run a local demo ecFlow server with real jobs")
     demo.add_argument("--port", type=int, default=None,
                       help="server port (default 3141, or a free one with --tasks)")
@@ -40,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     mount.add_argument("--interval", type=float, default=10.0,
                        help="seconds between syncs; what ls shows is at most this old")
     mount.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
+    _connection_options(mount)
     umount = sub.add_parser("umount", help="unmount what 'ecfnb mount' mounted")
     umount.add_argument("mountpoint", metavar="MOUNTPOINT")
     sub.add_parser("mounts", help="list ecfnb mounts on this machine")
@@ -58,11 +62,34 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--active-threshold", type=float, metavar="SECONDS",
                        help="also report tasks active for longer than this")
     watch.add_argument("--zombies", action="store_true", help="also report new zombies")
+    _connection_options(watch)
     return parser
 
 
+def _connection_options(parser: argparse.ArgumentParser) -> None:
+    """How to reach the server (default: ECF_SSL, ECF_USER, ECF_CUSTOM_PASSWD)."""
+    parser.add_argument("--ssl", action="store_true", default=None,
+                        help="the server speaks SSL (its certificate in ~/.ecflowrc/ssl)")
+    parser.add_argument("--user", metavar="USER", help="the user the server knows you as")
+    parser.add_argument("--password-file", metavar="FILE",
+                        help="custom password file: lines 'USER HOST PORT PASSWORD', mode 600")
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    return {"ssl": args.ssl, "user": args.user, "password_file": args.password_file}
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        print(versions_text())
+        return 0
+    if args.command is None:
+        parser.print_usage(sys.stderr)
+        print("ecfnb: give a command (demo, mount, umount, mounts, watch) or --version",
+              file=sys.stderr)
+        return 2
     try:
         if args.command == "demo":
             return _demo(args)
@@ -76,6 +103,16 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def versions_text(server: object = None) -> str:
+    """ecfnb's, the client library's and a server's versions, with ecFlow's warning when
+    they cannot work together (different major versions: ecFlow 4 and 5 do not talk)."""
+    from .._server.server import Server, versions
+
+    if server is None:
+        server = Server(None)
+    return versions(server).text()
+
+
 def _watch(args: argparse.Namespace) -> int:
     from .._server.server import Server
     from .._watch.mail import check_smtp, send_event
@@ -87,7 +124,7 @@ def _watch(args: argparse.Namespace) -> int:
         raise ValueError("--interval must be a positive number of seconds")
     if args.active_threshold is not None and args.active_threshold <= 0:
         raise ValueError("--active-threshold must be a positive number of seconds")
-    server = Server(args.address)
+    server = Server(args.address, **_settings(args))
     server.sync()  # a wrong address is an error now, not a silent retry loop
     for path in args.paths:
         server.summary(path)  # NodeNotFound names the path and the server
@@ -99,7 +136,7 @@ def _watch(args: argparse.Namespace) -> int:
         if args.mail_to:
             send_event(event, args.mail_to, args.smtp, args.mail_from)
 
-    watcher = AbortWatcher(args.address, args.paths, args.interval, lines=args.lines,
+    watcher = AbortWatcher(server, args.paths, args.interval, lines=args.lines,
                            include_existing=args.include_existing,
                            active_threshold=args.active_threshold, zombies=args.zombies,
                            on_event=report)
@@ -146,7 +183,8 @@ def _mount_commands(args: argparse.Namespace) -> int:
     if args.foreground:
         mounting.serve_foreground(args.address, args.mountpoint, args.interval, args.parent_pid)
         return 0
-    info = mounting.mount(args.address, args.mountpoint, args.interval, args.parent_pid)
+    info = mounting.mount(args.address, args.mountpoint, args.interval, args.parent_pid,
+                          **_settings(args))
     print(f"mounted {info.address} on {info.mountpoint} (pid {info.pid}); "
           f"unmount with: ecfnb umount {info.mountpoint}")
     return 0

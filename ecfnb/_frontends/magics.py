@@ -35,26 +35,52 @@ kernel_mounts: dict[str, MountInfo] = {}
 kernel_watchers: list[AbortWatcher] = []
 
 
-def ecf_connect(line: str = "") -> Server:
-    """``%ecf_connect [HOST:PORT]``: connect, sync, make it current, show a summary."""
-    from .._server.server import Server
+CONNECT_USAGE = ("usage: %ecf_connect [HOST:PORT] [--ssl] [--user USER] [--password-file FILE]"
+                 "  (default: ECF_HOST/ECF_PORT, then localhost:3141; ECF_SSL, ECF_USER, "
+                 "ECF_CUSTOM_PASSWD)")
 
-    args = line.split()
-    if len(args) > 1:
-        raise EcfnbError("usage: %ecf_connect [HOST:PORT]  (default: ECF_HOST/ECF_PORT, "
-                         "then localhost:3141)")
-    server = Server(args[0] if args else None)
+
+def ecf_connect(line: str = "") -> Server:
+    """``%ecf_connect [HOST:PORT] [--ssl] [--user USER] [--password-file FILE]``: connect,
+    sync, make it the notebook's server (every later magic, ``ecfnb.connect()``, the
+    watcher and the explorer use it and its settings), and say which versions talk."""
+    import shlex
+
+    from .._server.server import Server, versions
+
+    args = shlex.split(line)
+    settings: dict[str, object] = {}
+    rest: list[str] = []
+    while args:
+        arg = args.pop(0)
+        if arg == "--ssl":
+            settings["ssl"] = True
+        elif arg in ("--user", "--password-file"):
+            if not args:
+                raise EcfnbError(f"{arg} needs a value; {CONNECT_USAGE}")
+            settings[arg[2:].replace("-", "_")] = args.pop(0)
+        elif arg.startswith("-"):
+            raise EcfnbError(f"unknown option {arg}; {CONNECT_USAGE}")
+        else:
+            rest.append(arg)
+    if len(rest) > 1:
+        raise EcfnbError(CONNECT_USAGE)
+    server = Server(rest[0] if rest else None, **settings)  # type: ignore[arg-type]
     server.sync()
+    found = versions(server)
+    print(f"ecfnb {found.ecfnb} · ecFlow client {found.library} · server {server.address}: "
+          f"ecFlow {found.server or '?'}")
+    if found.warning:
+        print(found.warning)
     return server.make_current()
 
 
-def _address(given: str | None) -> str | None:
+def _target(given: str | None) -> Server | str | None:
+    """The server a magic means: the address given, else the notebook's current server
+    (with its SSL and user settings), else None (ECF_HOST/ECF_PORT)."""
     from .._server.server import Server
 
-    if given:
-        return given
-    current = Server.current()
-    return current.address if current is not None else None
+    return given or Server.current()
 
 
 def ecf_mount(line: str = "") -> MountInfo:
@@ -67,7 +93,7 @@ def ecf_mount(line: str = "") -> MountInfo:
                          "of %ecf_connect, else ECF_HOST/ECF_PORT)")
     address, mountpoint = (None, args[0]) if len(args) == 1 else args
     os.makedirs(mountpoint, exist_ok=True)  # in a notebook, '%ecf_mount mnt' should just work
-    info = mounting.mount(_address(address) or "", mountpoint, parent_pid=os.getpid())
+    info = mounting.mount(_target(address), mountpoint, parent_pid=os.getpid())
     kernel_mounts[info.mountpoint] = info
     return info
 
@@ -106,7 +132,7 @@ def ecf_watch(line: str = "") -> WatchPanel:
         from ..widgets.watch_panel import watch
     except ImportError as exc:
         raise EcfnbError(f"{exc}") from exc
-    panel = watch(_address(address), args or None, interval)
+    panel = watch(_target(address), args or None, interval)
     kernel_watchers[:] = [w for w in kernel_watchers if w.running] + [panel.watcher]
     return panel
 

@@ -49,12 +49,14 @@ class EcflowFileSystem(AbstractFileSystem):
     root_marker = "/"
 
     def __init__(self, host: str | None = None, port: int | str | None = None,
-                 interval: float = 10.0, undecodable: str = "strict", **kwargs: Any) -> None:
+                 interval: float = 10.0, undecodable: str = "strict", ssl: bool | None = None,
+                 user: str | None = None, password_file: str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if undecodable not in ("strict", "replace"):
             raise ValueError(f"undecodable must be 'strict' (bytes as they are) or 'replace' "
                              f"(valid UTF-8 for text editors), not {undecodable!r}")
-        self.server = Server(host, port)
+        self.server = Server(host, port, ssl=ssl, user=user, password_file=password_file)
         self.fsmap = FileSystemMap(self.server)
         self.interval = interval
         #: 'replace': whole-file reads (``cat``) return valid UTF-8, each undecodable byte

@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import MountError
 from .ops import load_fuse
@@ -111,12 +112,19 @@ def check_mountpoint(mountpoint: str) -> str:
     return path
 
 
-def mount(address: str, mountpoint: str, interval: float = 10.0,
-          parent_pid: int | None = None, timeout: float = 20.0) -> MountInfo:
-    """Check everything, then mount in a daemon process; return once it is mounted."""
+def mount(server_or_address: Any, mountpoint: str, interval: float = 10.0,
+          parent_pid: int | None = None, timeout: float = 20.0, *, ssl: bool | None = None,
+          user: str | None = None, password_file: str | None = None) -> MountInfo:
+    """Check everything, then mount in a daemon process; return once it is mounted.
+    ``server_or_address``: a Server (its connection settings are the daemon's) or
+    "host:port" with ``ssl``/``user``/``password_file`` (default: the environment's)."""
     from .._server.server import Server
 
-    server = Server(address)  # a malformed address is the first thing to say
+    if isinstance(server_or_address, Server):
+        server = server_or_address
+    else:  # a malformed address is the first thing to say
+        server = Server(server_or_address or None, ssl=ssl, user=user,
+                        password_file=password_file)
     check_fuse()
     path = check_mountpoint(mountpoint)
     server.sync()  # ServerUnreachable now, with its message, rather than in the daemon
@@ -127,7 +135,8 @@ def mount(address: str, mountpoint: str, interval: float = 10.0,
         cmd += ["--parent-pid", str(parent_pid)]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                env=server.child_env())
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if is_mounted(path):

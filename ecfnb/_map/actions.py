@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from .._base.states import NODE_KINDS, TASK_KINDS
+from .._server.connection import server_reply
 from .._server.nodes import NodeInfo
-from .._server.server import Server, normalise_path, server_reply
+from .._server.server import Server, normalise_path
 from ..errors import NodeNotFound
 
 Predicate = Callable[[NodeInfo], bool]

@@ -17,9 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,10 +36,16 @@ from ..errors import (
     EcfnbError,
     FileUnavailable,
     NodeNotFound,
-    ServerError,
     ServerUnreachable,
 )
 from . import nodes
+from .connection import (
+    Connection,
+    captured_fd,
+    connection_reason,
+    parse_address,  # noqa: F401 - tests and old callers find it here too
+    server_reply,
+)
 
 try:
     import ecflow
@@ -49,8 +53,6 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     raise EcflowMissing(str(exc)) from None
 
 T = TypeVar("T")
-DEFAULT_HOST = "localhost"
-DEFAULT_PORT = 3141
 #: File kinds the server serves; ``output`` is accepted for ``jobout``.
 FILE_KINDS = ("script", "job", "jobout", "manual", "kill", "stat")
 TASK_ONLY_KINDS = ("job", "jobout", "kill", "stat")
@@ -58,7 +60,6 @@ TASK_ONLY_KINDS = ("job", "jobout", "kill", "stat")
 IDENTITY_CHECK_SECONDS = 60.0
 #: Log lines read to work out the server's time zone (state changes in them are evidence).
 CLOCK_EVIDENCE_LINES = 3000
-_ENV_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -89,23 +90,6 @@ class ServerInfo:
     server_state: str = "unknown"
 
 
-#: ecflow_server refuses any other port (``ecflow_server --help``: "Allowed range 1024-49151").
-PORT_RANGE = (1024, 49151)
-
-
-def check_port(port: int | str | None, what: str = "ecFlow port") -> int:
-    """``port`` as a number an ecflow_server can listen on, else ValueError saying so."""
-    try:
-        number = int(str(port).strip())
-    except (TypeError, ValueError):
-        raise ValueError(f"bad {what} {port!r}: give a number between {PORT_RANGE[0]} and "
-                         f"{PORT_RANGE[1]}, e.g. 'localhost:3141'") from None
-    if not PORT_RANGE[0] <= number <= PORT_RANGE[1]:
-        raise ValueError(f"bad {what} {number}: ecflow_server only listens on ports "
-                         f"{PORT_RANGE[0]}-{PORT_RANGE[1]}")
-    return number
-
-
 @dataclass(frozen=True)
 class Zombie:
     """One of the server's zombies (``ecflow_client --zombie_get``): a job talking to the
@@ -129,52 +113,67 @@ class Zombie:
         return (self.path, self.type, self.password, self.pid, self.try_no)
 
 
-def parse_address(address: str | None = None, port: int | str | None = None
-                  ) -> tuple[str, int]:
-    """``host:port``, ``[ipv6]:port``, ``host`` + port, or nothing (ECF_HOST/ECF_PORT,
-    then localhost:3141). A mistake (an empty host or port, a URL, a port no ecFlow
-    server can use) is a ValueError that says what was wrong."""
-    if address is not None and not isinstance(address, str):
-        raise TypeError(f"an ecFlow address is a string like 'localhost:3141', not "
-                        f"{address!r}")
-    host = address.strip() if address else address
-    if host and "://" in host:
-        raise ValueError(f"bad ecFlow address {address!r}: give HOST:PORT without a scheme, "
-                         "e.g. 'localhost:3141' (ecFlow does not speak http)")
-    if host and host.startswith("["):  # [::1]:3141
-        found = re.fullmatch(r"\[([0-9A-Fa-f:.%a-zA-Z]+)\](?::(.*))?", host)
-        if found is None:
-            raise ValueError(f"bad ecFlow address {address!r}: write an IPv6 address as "
-                             "'[::1]:3141'")
-        host, given = found.group(1), found.group(2)
-        if given is not None:
-            if port is not None:
-                raise ValueError(f"ecFlow address {address!r} has a port: do not also pass "
-                                 f"port={port!r}")
-            port = _port_part(given, address)
-    elif host and host.count(":") == 1:
-        host, _, given = host.partition(":")
-        if not host:
-            raise ValueError(f"bad ecFlow address {address!r}: the host is missing, e.g. "
-                             "'localhost:3141'")
-        if port is not None:
-            raise ValueError(f"ecFlow address {address!r} has a port: do not also pass "
-                             f"port={port!r}")
-        port = _port_part(given, address)
-    elif address is not None and not host:
-        raise ValueError(f"bad ecFlow address {address!r}: give HOST:PORT, e.g. "
-                         "'localhost:3141' (or None for ECF_HOST/ECF_PORT)")
-    host = host or os.environ.get("ECF_HOST") or DEFAULT_HOST
-    if port is None or port == "":
-        port = os.environ.get("ECF_PORT") or DEFAULT_PORT
-    return host, check_port(port)
+def library_version() -> str:
+    """The ecFlow client library's version ('5.9.2'), from the binding."""
+    text = ecflow.Client().version()
+    found = re.search(r"Ecflow version\((\d+(?:\.\d+)*)", text) or re.search(r"(\d+\.\d+\.\d+)",
+                                                                       text)
+    return found.group(1) if found else text.strip()
 
 
-def _port_part(given: str, address: str) -> int:
-    if not given.strip():
-        raise ValueError(f"bad ecFlow address {address!r}: the port is missing after ':', "
-                         "e.g. 'localhost:3141'")
-    return check_port(given)
+@dataclass(frozen=True)
+class Versions:
+    """ecfnb's, the ecFlow client library's and one server's versions (``server`` None:
+    not reachable, ``why_not`` says why)."""
+
+    ecfnb: str
+    library: str
+    python: str
+    address: str
+    server: str | None
+    why_not: str = ""
+
+    @property
+    def warning(self) -> str:
+        """One line when client and server cannot work together: ecFlow documents that
+        different major versions (4 and 5) do not talk to each other; '' otherwise."""
+        if not self.server:
+            return ""
+        if self.library.split(".")[0] != self.server.split(".")[0]:
+            return (f"warning: the ecFlow client library is {self.library} and the server "
+                    f"{self.address} runs {self.server}: different major versions do not "
+                    "talk to each other (ecFlow 4 and 5); use the client of the server's "
+                    "major version")
+        return ""
+
+    def text(self) -> str:
+        server = self.server or f"not reachable ({self.why_not})"
+        lines = [f"ecfnb {self.ecfnb}", f"ecFlow client library {self.library} "
+                 f"(Python {self.python})", f"ecFlow server {self.address}: {server}"]
+        return "\n".join(lines + ([self.warning] if self.warning else []))
+
+
+def versions(server: Server) -> Versions:
+    """The versions, asking the server only if it answers a quick probe (no waiting on
+    a hung one)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        mine = version("ecfnb")
+    except PackageNotFoundError:
+        mine = "unknown (not installed)"
+    unreachable = server.probe(within=2.0)
+    answer, why = None, ""
+    if unreachable is None:
+        try:
+            answer = server.server_version()
+        except EcfnbError as exc:
+            why = str(exc)
+    else:
+        why = getattr(unreachable, "detail", "") or str(unreachable)
+    return Versions(mine, library_version(), platform.python_version(), server.address,
+                    answer, why)
 
 
 def connect(host: str | None = None, port: int | str | None = None, *,
@@ -211,24 +210,6 @@ def resolve(server_or_address: Server | str | None = None, *, sync: bool = True)
     return server
 
 
-@contextlib.contextmanager
-def _captured_fd(fd: int) -> Iterator[list[str]]:
-    """Point ``fd`` at a scratch file for the duration; yields a list that receives its text.
-
-    Safe with threads because the ecflow binding holds the GIL for the whole call."""
-    sink: list[str] = []
-    saved = os.dup(fd)
-    with tempfile.TemporaryFile() as scratch:
-        os.dup2(scratch.fileno(), fd)
-        try:
-            yield sink
-        finally:
-            os.dup2(saved, fd)
-            os.close(saved)
-            scratch.seek(0)
-            sink.append(scratch.read().decode(errors="replace"))
-
-
 class Server:
     """A thread-safe connection with an incrementally synced view of the server's tree.
 
@@ -239,9 +220,13 @@ class Server:
     _current: Server | None = None
 
     def __init__(self, host: str | None = None, port: int | str | None = None, *,
-                 timeout: float = 2.0, log_zone: Any = None) -> None:
-        self.host, self.port = parse_address(host, port)
-        self.timeout = timeout
+                 timeout: float = 2.0, log_zone: Any = None, ssl: bool | None = None,
+                 user: str | None = None,
+                 password_file: str | os.PathLike | None = None) -> None:
+        #: Address and settings (SSL, user, password file): the environment's unless
+        #: given; every helper process and ecflow_client run with the same.
+        self.connection = Connection.of(host, port, timeout=timeout, ssl=ssl, user=user,
+                                        password_file=password_file)
         #: How the server's log stamps relate to UTC when the caller knows (a zone name,
         #: hours, a timedelta; default ECFNB_SERVER_TZ); None: ``log_clock()`` detects it.
         self.log_zone = LogClock.of(log_zone or os.environ.get("ECFNB_SERVER_TZ") or None)
@@ -259,8 +244,20 @@ class Server:
         self.connected = False
 
     @property
+    def host(self) -> str:
+        return self.connection.host
+
+    @property
+    def port(self) -> int:
+        return self.connection.port
+
+    @property
+    def timeout(self) -> float:
+        return self.connection.timeout
+
+    @property
     def address(self) -> str:
-        return format_address(self.host, self.port)
+        return self.connection.address
 
     @classmethod
     def current(cls) -> Server | None:
@@ -286,34 +283,27 @@ class Server:
         return server_html(self)
 
     # -- calling ecflow --------------------------------------------------------------
-    def _new_client(self) -> Any:
-        with _ENV_LOCK:
-            saved = os.environ.get("ECF_CONNECT_TIMEOUT")
-            os.environ["ECF_CONNECT_TIMEOUT"] = str(max(1, round(self.timeout)))
-            try:
-                client = ecflow.Client(self.host, str(self.port))
-            finally:
-                if saved is None:
-                    del os.environ["ECF_CONNECT_TIMEOUT"]
-                else:
-                    os.environ["ECF_CONNECT_TIMEOUT"] = saved
-        client.set_connection_attempts(1)
-        client.set_retry_connection_period(1)
-        return client
-
+    # -- calling ecflow --------------------------------------------------------------
     def _call(self, what: str, fn: Callable[[Any], T], request: bool = True) -> T:
         """Run ``fn(client)`` under the lock, with C++ stderr captured and errors mapped.
-        ``request=False`` for calls that only read the client's local copy."""
+        ``request=False`` for calls that only read the client's local copy. The first
+        call makes the Client with the connection's settings in the environment (the
+        binding reads the password file at its first request)."""
         with self._lock:
-            if self._client is None:
-                self._client = self._new_client()
+            first = self._client is None
+            settings = self.connection.settings_in_environment() if first else \
+                contextlib.nullcontext()
             self.requests += request
             started = time.monotonic()
-            with _captured_fd(2) as noise:
+            with settings, captured_fd(2) as noise:
                 try:
+                    if first:
+                        self._client = self.connection.new_client()
                     result = fn(self._client)
                 except RuntimeError as exc:
                     error: Exception | None = exc
+                    if first:
+                        self._client = None  # settings again at the next first request
                 else:
                     error = None
             if error is None:
@@ -325,39 +315,28 @@ class Server:
             raise self.map_error(what, text) from None
 
     def map_error(self, what: str, text: str) -> Exception:
-        """The ecfnb exception for a failed request's error text: ServerUnreachable,
-        NodeNotFound, AuthenticationFailed (no access at all: password or user), AccessDenied
-        (read-only in the white list) or ServerError. Public for callers that ran
-        ``ecflow_client`` themselves (``actions``)."""
-        first = _first_line(text)
-        if re.search(r"Failed to connect|Connection error|timed out|Connection refused|"
-                     r"Is the server running|Host not found|resolve", text):
+        """The ecfnb exception for a failed request's error text (``Connection.error``);
+        a connection failure also marks the view for a full sync. Public for callers
+        that ran ``ecflow_client`` themselves (``actions``)."""
+        error = self.connection.error(what, text)
+        if isinstance(error, ServerUnreachable):
             self.connected = False
             self._needs_full = True
-            return ServerUnreachable(self.address, _connection_reason(text, self.host,
-                                                                      self.port))
-        found = re.search(r"Cannot find node at path '([^']*)'|[Cc]ould not find [^']*'([^']*)'",
-                          text)
-        if found:
-            return NodeNotFound(found.group(1) or found.group(2), self.address)
-        refused = re.search(r"User '?([^' ]+)'? is not allowed any access", text)
-        if refused or "Invalid custom user" in text:
-            user = refused.group(1) if refused else self.user
-            return AuthenticationFailed(self.address, what, user, self.password_file,
-                                        client_side=refused is None)
-        if re.search(r"write\*? access|authenticat|[Aa]uthoris", text):
-            return AccessDenied(what, first)
-        return ServerError(f"{what} failed on {self.address}: {first}")
+        return error
 
     @property
     def user(self) -> str:
         """The user name the server sees for this client's requests."""
-        return os.environ.get("ECF_USER") or _login_name()
+        return self.connection.user_name
 
     @property
     def password_file(self) -> str | None:
-        """The custom password file the client reads (ECF_CUSTOM_PASSWD), if any."""
-        return os.environ.get("ECF_CUSTOM_PASSWD") or os.environ.get("ECF_PASSWD") or None
+        """The custom password file the client reads, if any."""
+        return self.connection.password_file
+
+    @property
+    def ssl(self) -> bool:
+        return self.connection.ssl
 
     def reset(self) -> None:
         """Forget the view and the connection: the next call starts with a new client
@@ -379,13 +358,13 @@ class Server:
         try:  # a closed port or a bad name is known at once (the CLI would retry)
             socket.create_connection((self.host, self.port), timeout=within).close()
         except socket.gaierror:
-            return ServerUnreachable(self.address, _connection_reason(
+            return ServerUnreachable(self.address, connection_reason(
                 "Host not found", self.host, self.port))
         except ConnectionRefusedError:
-            return ServerUnreachable(self.address, _connection_reason(
+            return ServerUnreachable(self.address, connection_reason(
                 "Connection refused", self.host, self.port))
         except OSError:
-            return ServerUnreachable(self.address, _connection_reason(
+            return ServerUnreachable(self.address, connection_reason(
                 "no answer", self.host, self.port))
         try:
             command, env = self.client_command("--ping")
@@ -397,11 +376,11 @@ class Server:
         try:
             proc = subprocess.run(command, env=env, capture_output=True, timeout=left)
         except subprocess.TimeoutExpired:
-            return ServerUnreachable(self.address, _connection_reason(
+            return ServerUnreachable(self.address, connection_reason(
                 "no answer", self.host, self.port))
         if proc.returncode == 0:
             return None
-        return ServerUnreachable(self.address, _connection_reason(
+        return ServerUnreachable(self.address, connection_reason(
             proc.stderr.decode(errors="replace"), self.host, self.port))
 
     def ping(self) -> float:
@@ -464,10 +443,24 @@ class Server:
     def _start_time(self) -> str:
         """The server's 'Up since' line: changes when the server restarts, unlike the
         client's change numbers, which a checkpoint can bring back."""
-        with self._lock, _captured_fd(1) as out:
-            self._call("stats", lambda c: c.stats())
-        found = re.search(r"Up since\s+(.+)", "".join(out))
+        found = re.search(r"Up since\s+(.+)", self.stats_text())
         return found.group(1).strip() if found else ""
+
+    def stats_text(self) -> str:
+        """The server's statistics (``ecflow_client --stats``). ecFlow 5.10+ returns them
+        from ``stats(to_stdout=False)``; 5.9's ``stats()`` only prints them, to the C++
+        stdout, which is read back from a scratch file."""
+        def read(client: Any) -> str | None:
+            try:
+                return client.stats(False)  # 5.10 and later
+            except TypeError:  # Boost.Python's ArgumentError: 5.9 takes no argument
+                return None
+
+        with self._lock, captured_fd(1) as out:
+            text = self._call("stats", read)
+            if text is None:
+                self._call("stats", lambda c: c.stats())
+        return text if text is not None else "".join(out)
 
     def _server_restarted(self) -> bool:
         self._identity_checked = time.monotonic()
@@ -599,9 +592,13 @@ class Server:
         return own + [nodes.Variable(v.name(), text(v.value), "generated", "/")
                       for v in defs.server_variables if v.name() not in names]
 
+    def server_version(self) -> str:
+        """The server's ecFlow version ('5.13.8')."""
+        return self._call("version", lambda c: c.server_version()).strip()
+
     def info(self) -> ServerInfo:
         """Version, state, pid, ECF_HOME and suites of the server at the last sync."""
-        version = self._call("version", lambda c: c.server_version())
+        version = self.server_version()
         root = self.node("/")
         variables = {v.name: v.value for v in root.variables}
         return ServerInfo(self.address, version, root.state, variables.get("ECF_PID", ""),
@@ -719,13 +716,12 @@ class Server:
     def client_command(self, *args: str) -> tuple[list[str], dict[str, str]]:
         """The ``ecflow_client`` command line and environment that reach this server with
         this connection's settings, for callers that run it themselves."""
-        exe = shutil.which("ecflow_client")
-        if exe is None:
-            raise EcflowMissing("the ecflow_client command is not on PATH")
-        env = dict(os.environ, ECF_HOST=self.host, ECF_PORT=str(self.port),
-                   ECF_CONNECT_TIMEOUT=str(max(1, round(self.timeout))))
-        env.pop("ECF_NAME", None)  # inside a job, these would make it a child command
-        return [exe, "--host", self.host, "--port", str(self.port), *args], env
+        return self.connection.client_command(*args)
+
+    def child_env(self) -> dict[str, str]:
+        """The environment of a helper process that must reach the server as this one
+        does (the pollers, a mount's daemon)."""
+        return self.connection.child_env()
 
     def run_client(self, *args: str) -> subprocess.CompletedProcess:
         command, env = self.client_command(*args)
@@ -736,7 +732,7 @@ class Server:
             return subprocess.run(command, env=env, capture_output=True,
                                   timeout=self.timeout + 1)
         except subprocess.TimeoutExpired:
-            raise ServerUnreachable(self.address, _connection_reason(
+            raise ServerUnreachable(self.address, connection_reason(
                 "no answer to ecflow_client", self.host, self.port)) from None
 
     def mark_log(self, text: str) -> subprocess.Popen | None:
@@ -765,11 +761,6 @@ def _zombie(z: Any) -> Zombie:
                   explanation=explanation)
 
 
-def format_address(host: str, port: int) -> str:
-    """``host:port``, with an IPv6 host in brackets (``[::1]:3141``)."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 def normalise_path(path: str) -> str:
     """'/s/f/', 's/f' and '/s/./f' all mean '/s/f'. A '..' is refused (BadPath): ecFlow
     paths are absolute, and a path that climbs is a mistake, not a way to a node."""
@@ -782,49 +773,3 @@ def normalise_path(path: str) -> str:
     return "/" + "/".join(parts)
 
 
-def _first_line(text: str) -> str:
-    for line in text.splitlines():
-        line = re.sub(r"^\[[\d:. ]+\]\s*", "", line).strip()
-        if line:
-            return line[:300]
-    return text.strip()[:300]
-
-
-def server_reply(stderr: bytes) -> str:
-    """The server's own words in ``ecflow_client``'s error output ('Server reply: ...')."""
-    text = stderr.decode(errors="replace")
-    found = re.search(r"Server reply:\s*(.+)", text)
-    return (found.group(1) if found else _first_line(text)).strip()
-
-
-def _connection_reason(text: str, host: str = "", port: int = 0) -> str:
-    """What a connection failure means, in words: the C++ text often says only "Failed
-    to connect", so the name is looked up here, and a call that waited out its timeout
-    is a server that does not answer (hung), one that failed at once a closed port."""
-    if re.search(r"Host not found|resolve|Name or service not known|No address", text) or \
-            (host and not _resolves(host, port)):
-        return f"the host name {host!r} does not resolve (check its spelling or the DNS)"
-    if "timed out" in text or "no answer" in text:
-        return "no answer within the timeout; the server may be hung or overloaded"
-    return "connection refused: no ecFlow server listens on that port"
-
-
-def _resolves(host: str, port: int) -> bool:
-    import socket
-
-    try:
-        socket.getaddrinfo(host, port or None, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        return False
-    except OSError:
-        return True  # not a name problem
-    return True
-
-
-def _login_name() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry for this uid (a container)
-        return str(os.getuid())

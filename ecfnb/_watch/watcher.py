@@ -22,7 +22,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .._base.child import JsonLinesChild, safely, stop_all
-from .._server.server import Server, parse_address
+from .._server.connection import Connection
+from .._server.server import Server
 from .events import (
     AbortEvent,
     Event,
@@ -60,12 +61,17 @@ class AbortWatcher:
                  on_abort: Callable[[AbortEvent], Any] | None = None, *,
                  on_event: Callable[[Event], Any] | None = None, lines: int = 50,
                  active_threshold: float | None = None, zombies: bool = False,
-                 history: int = 1000) -> None:
+                 history: int = 1000, ssl: bool | None = None, user: str | None = None,
+                 password_file: str | None = None) -> None:
         if isinstance(server_or_address, Server):
-            self.address = server_or_address.address
+            #: How the polling process reaches the server: as the given Server does.
+            self.connection = server_or_address.connection
+        elif server_or_address is None and Server.current() is not None:
+            self.connection = Server.current().connection  # type: ignore[union-attr]
         else:
-            host, port = parse_address(server_or_address)
-            self.address = f"{host}:{port}"
+            self.connection = Connection.of(server_or_address, ssl=ssl, user=user,
+                                            password_file=password_file)
+        self.address = self.connection.address
         if interval <= 0:
             raise ValueError("interval must be a positive number of seconds")
         if isinstance(paths, str):
@@ -144,7 +150,10 @@ class AbortWatcher:
         self.started = datetime.now(timezone.utc)
         self._marker = f"ecfnb watcher started {uuid.uuid4().hex[:12]}"
         try:
-            marking = Server(self.address).mark_log(self._marker)
+            marking = Server(self.connection.host, self.connection.port,
+                             ssl=self.connection.ssl, user=self.connection.user,
+                             password_file=self.connection.password_file).mark_log(
+                                 self._marker)
         except (OSError, ValueError):
             marking = None
         if marking is not None:
@@ -158,11 +167,13 @@ class AbortWatcher:
     def _spawn(self) -> None:
         self._child = JsonLinesChild(self._command(once=False), self._handle,
                                      on_exit=self._child_ended,
-                                     name=f"ecfnb-watch-{self.address}").start()
+                                     name=f"ecfnb-watch-{self.address}",
+                                     env=self.connection.child_env()).start()
 
     def poll_once(self, timeout: float = 60.0) -> list[Event]:
         """One poll (existing aborts included), in a child process; returns its events."""
-        proc = subprocess.run(self._command(once=True), capture_output=True, timeout=timeout)
+        proc = subprocess.run(self._command(once=True), capture_output=True, timeout=timeout,
+                              env=self.connection.child_env())
         before = len(self.events)
         for line in proc.stdout.decode(errors="replace").splitlines():
             try:

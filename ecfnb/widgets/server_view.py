@@ -56,7 +56,8 @@ class ServerView:
                    "--interval", str(interval), "--timeout", str(self.server.timeout),
                    "--parent-pid", str(os.getpid())]
         self.follower = JsonLinesChild(command, on_message, on_exit=on_exit,
-                                       name=f"ecfnb-tree-{self.address}", commands=True)
+                                       name=f"ecfnb-tree-{self.address}", commands=True,
+                                       env=self.server.child_env())
         self.follower.start()
         self.tell(Command(paused=True) if paused else None)
 
