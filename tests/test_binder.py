@@ -43,6 +43,21 @@ def test_environment_names_ecflow_and_the_lab_dependencies():
     assert wanted <= names, f"missing from binder/environment.yml: {wanted - names}"
 
 
+def test_binder_pins_an_ecflow_range_that_holds_what_is_tested_here():
+    """The pin must admit the version this machine runs (5.9.2 on Debian 12, 5.13.8 on
+    Debian 13) and shut out ecFlow 4, whose clients do not talk to 5's servers."""
+    from packaging.specifiers import SpecifierSet
+
+    from ecfnb._server.server import library_version
+
+    env = yaml.safe_load((BINDER / "environment.yml").read_text())
+    spec = next(d for d in env["dependencies"] if isinstance(d, str) and
+                d.startswith("ecflow"))
+    pin = SpecifierSet(spec[len("ecflow"):].strip())
+    assert library_version() in pin and "4.17.2" not in pin and "5.9.2" in pin
+    assert "5.13.8" in pin
+
+
 @pytest.mark.parametrize("name", ["postBuild", "start"])
 def test_scripts_are_executable_bash(name):
     path = BINDER / name
