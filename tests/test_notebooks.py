@@ -142,8 +142,8 @@ def test_notebook(name, request):
 def test_mount_notebook_without_fuse(demo):
     """As on Binder (no /dev/fuse): it says why, mounts nothing, and fsspec shows the files."""
     nb = run_notebook("mount.ipynb", demo, setup=[
-        "import ecfnb.mount\n"
-        "ecfnb.mount.fuse_available = lambda: (False, 'FUSE disabled by the test')"])
+        "import ecfnb\n"
+        "ecfnb.fuse_available = lambda: (False, 'FUSE disabled by the test')"])
     assert "No FUSE mount here: FUSE disabled by the test." in outputs_text(nb)
     for magic in ("%ecf_mount mnt", "!find mnt", "!cat mnt", "%ecf_umount"):
         assert cell_output(nb, magic) == "", magic

@@ -248,7 +248,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def _start_lab(address: str, ip: str, port: int, config_dir: Path) -> subprocess.Popen:
     """JupyterLab on notebooks/explore.ipynb, in its own session so that Ctrl-C reaches
     us first (JupyterLab would otherwise ask y/n) and we stop it cleanly."""
-    notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    notebooks = Path(__file__).resolve().parents[2] / "notebooks"  # the checkout's
     if not notebooks.is_dir():
         raise EcfnbError(f"no notebooks directory at {notebooks}: run from a source checkout")
     token = secrets.token_hex(16)

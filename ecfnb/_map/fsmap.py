@@ -6,9 +6,9 @@ them builds a path or a file's content itself. The map knows nothing of them.
 Rules a user can rely on:
 - every node C of a parent has files ``C.att`` (its own attributes in definition
   syntax, as ``ecflow_client --get`` prints them), ``C.<sta>`` (its display state,
-  ``.sus`` when suspended), ``C.man`` (its manual) and ``C.why``; tasks and aliases
-  also ``C.ecf``, ``C.job`` and ``C.out``; ``C.out.N`` (not listed: read by name) is
-  the output of try N;
+  ``.sus`` when suspended) and ``C.why``; tasks and aliases also ``C.ecf``, ``C.job``,
+  ``C.out`` and ``C.man``; read by name, not listed: ``C.out.N`` (the output of try
+  N) and a suite's or family's ``C.man``;
 - suites and families are directories ``C/``; a task is a directory only when it
   has aliases (an empty directory per task made ``find`` open 100k directories on
   a 100k-task server for nothing); the root has ``.server/`` (stats, version, log,
@@ -625,7 +625,10 @@ def _suffixes(kind: str, state: str) -> tuple[str, ...]:
     abbrev = STATE_ABBREV.get(state, "unk")
     if kind in TASK_KINDS:
         return (".att", f".{abbrev}", *[f".{ext}" for ext in TASK_FILES], ".why")
-    return (".att", f".{abbrev}", ".man", ".why")  # suites and families have manuals too
+    # A suite's or family's C.man is read by name, not listed: asking the server for a
+    # manual a family does not have writes an ERR line in its log, and a walk of the
+    # mount (grep -r) would write one per family.
+    return (".att", f".{abbrev}", ".why")
 
 
 @functools.lru_cache(maxsize=4096)
