@@ -225,3 +225,13 @@ def _read_commands() -> list[dict] | None:
         if isinstance(message, dict):
             messages.append(message)
     return messages
+
+
+def pause(stop: threading.Event, seconds: float) -> bool:
+    """Sleep ``seconds`` in small steps, or less if ``stop`` is set; whether it is set.
+    Not ``stop.wait(seconds)``: a lock's timed wait never returns under libfaketime
+    (measured with Debian's faketime), and ecfnb must run at any date."""
+    deadline = time.monotonic() + seconds
+    while not stop.is_set() and time.monotonic() < deadline:
+        time.sleep(max(0.0, min(0.05, seconds, deadline - time.monotonic())))
+    return stop.is_set()

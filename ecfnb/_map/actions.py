@@ -176,3 +176,57 @@ def run_action(server: Server, name: str, path: str) -> str:
         text = reply + "\n" + proc.stderr.decode(errors="replace")
         raise server.map_error(f"{action.label} on {path}", text)
     return action.done.format(path=path)
+
+
+@dataclass(frozen=True)
+class ZombieAction:
+    """One of ecFlow's answers to a zombie (ecflow_ui's Zombies panel): the
+    ``ecflow_client --zombie_<name>=<task path>`` command, its question and report."""
+
+    name: str
+    label: str
+    question: str
+    done: str
+
+    def command(self, path: str) -> tuple[str, ...]:
+        return (f"--zombie_{self.name}={normalise_path(path)}",)
+
+
+#: ecFlow's zombie actions, in ecflow_ui's order (the texts follow ``ecflow_client
+#: --help=zombie_<name>``). Read-only.
+ZOMBIE_ACTIONS: Mapping[str, ZombieAction] = MappingProxyType({a.name: a for a in (
+    ZombieAction("fob", "Fob",
+                 "Fob the zombie of {path}? Its job's child commands then succeed without "
+                 "changing the task, so the job can finish.",
+                 "The zombie of {path} is fobbed: its job may finish."),
+    ZombieAction("fail", "Fail",
+                 "Fail the zombie of {path}? Its job's next child command fails, which "
+                 "normally ends the job.", "The zombie of {path} will fail its job."),
+    ZombieAction("adopt", "Adopt",
+                 "Adopt the zombie of {path}? The task takes the job's password: its "
+                 "child commands then change the task (only if the process id matches).",
+                 "The zombie of {path} is adopted by its task."),
+    ZombieAction("remove", "Remove",
+                 "Remove the zombie of {path} from the server's list? If its job calls "
+                 "again it is a zombie again.", "Removed the zombie of {path}."),
+    ZombieAction("kill", "Kill",
+                 "Kill the zombie of {path}? The server runs ECF_KILL_CMD on that job's "
+                 "process.", "Sent kill to the zombie of {path}."),
+)})
+
+
+def run_zombie_action(server: Server, name: str, path: str) -> str:
+    """Run zombie action ``name`` (fob, fail, adopt, remove, kill) on the zombie of task
+    ``path`` and return a one-line report; the server's refusal (a read-only user, no
+    such zombie) raises as ``run_action``'s do."""
+    try:
+        action = ZOMBIE_ACTIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown zombie action {name!r}: use one of "
+                         f"{', '.join(ZOMBIE_ACTIONS)}") from None
+    path = normalise_path(path)
+    proc = server.run_client(*action.command(path))
+    if proc.returncode != 0:
+        text = server_reply(proc.stderr) + "\n" + proc.stderr.decode(errors="replace")
+        raise server.map_error(f"{action.label} the zombie of {path}", text)
+    return action.done.format(path=path)

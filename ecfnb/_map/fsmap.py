@@ -8,7 +8,8 @@ Rules a user can rely on:
   syntax, as ``ecflow_client --get`` prints them), ``C.<sta>`` (its display state,
   ``.sus`` when suspended) and ``C.why``; tasks and aliases also ``C.ecf``, ``C.job``,
   ``C.out`` and ``C.man``; read by name, not listed: ``C.out.N`` (the output of try
-  N) and a suite's or family's ``C.man``;
+  N), ``C.stat`` (what ECF_STATUS_CMD last wrote: ``Server.job_status`` runs it) and
+  a suite's or family's ``C.man``;
 - suites and families are directories ``C/``; a task is a directory only when it
   has aliases (an empty directory per task made ``find`` open 100k directories on
   a 100k-task server for nothing); the root has ``.server/`` (stats, version, log,
@@ -354,6 +355,8 @@ class FileSystemMap:
             return _Target(node_path, ext, info)
         if ext == info.abbrev:
             return _Target(node_path, "state", info)
+        if ext == "stat" and info.kind in TASK_KINDS:
+            return _Target(node_path, "stat", info)
         if ext in TASK_FILES and (info.kind in TASK_KINDS or ext == "man"):
             return _Target(node_path, TASK_FILES[ext], info)
         raise NodeNotFound(path, self.server.address)
@@ -582,6 +585,8 @@ class FileSystemMap:
         return (target.node, target.role, self.server.generation)
 
     def _content(self, target: _Target) -> bytes:
+        if target.role == "stat":  # rewritten by each status command: never cached
+            return self._build(target)
         key = self._cache_key(target)
         data = self._cache.get(key)
         if data is None:

@@ -30,7 +30,8 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 from .._base.serverlog import STATE_LINE, LogClock, naive_stamp
@@ -311,6 +312,68 @@ class Timeline:
         ax.set_xlabel(f"time (UTC; server log clock {self.clock.describe()})", fontsize=8)
         ax.grid(axis="x", linewidth=0.3)
 
+    def durations(self) -> dict[str, Durations]:
+        """Each task's run times over the runs in the log (``Durations``), by path."""
+        by_task: dict[str, list[Run]] = {}
+        for run in self.runs:
+            by_task.setdefault(run.path, []).append(run)
+        return {path: Durations.of(path, runs) for path, runs in by_task.items()}
+
+    def svg(self, highlight: str | None = None, now: datetime | None = None,
+            max_rows: int = MAX_ROWS, width: int = 900) -> str:
+        """The Gantt as SVG for a page: the same rows as ``figure``, each bar and row
+        label a link (``data-ecfnb-op="select"``, the task's path) with a tooltip."""
+        now = _utc(now) or datetime.now(timezone.utc)
+        rows = self._rows(highlight, now, max_rows)
+        if not rows:
+            return ('<p class="ecfnb-timeline-empty"><i>no task runs in the log for '
+                    f'{escape(self.path)} in this period</i></p>')
+        row_of = {task: index for index, task in enumerate(rows)}
+        drawn = [run for run in self.runs if run.path in row_of]
+        left = min(r.start for r in drawn)
+        right = max(max(r.end or now for r in drawn), left + timedelta(seconds=60))
+        label_w, row_h, top = 200, 18, 22
+        span = (right - left).total_seconds()
+        plot_w = width - label_w - 10
+
+        def x(moment: datetime) -> float:
+            return label_w + plot_w * (moment - left).total_seconds() / span
+
+        out = [f'<svg class="ecfnb-timeline" xmlns="http://www.w3.org/2000/svg" '
+               f'width="{width}" height="{top + row_h * len(rows) + 24}" '
+               f'font-size="11" font-family="sans-serif">']
+        for moment in _ticks(left, right):
+            out.append(f'<line x1="{x(moment):.1f}" x2="{x(moment):.1f}" y1="{top - 4}" '
+                       f'y2="{top + row_h * len(rows)}" stroke="#ddd"/>'
+                       f'<text x="{x(moment):.1f}" y="{top - 8}" text-anchor="middle" '
+                       f'fill="#555">{moment:%H:%M}</text>')
+        for task, index in row_of.items():
+            y = top + index * row_h
+            weight = ' font-weight="bold"' if task == highlight else ""
+            out.append(f'<text x="4" y="{y + 13}" data-ecfnb-op="select" '
+                       f'data-ecfnb-arg="{escape(task)}"{weight} class="ecfnb-link">'
+                       f'{escape(_clip(self.label(task), 30))}<title>{escape(task)}'
+                       '</title></text>')
+        for run in drawn:
+            y = top + row_of[run.path] * row_h + 3
+            parts = []
+            if run.submitted is not None and run.active is not None:
+                parts.append(("submitted", run.submitted, run.active))
+            parts.append((run.state, run.active or run.start, run.end or now))
+            tip = escape(_run_tip(run))
+            for state, begin, end in parts:
+                w = max(x(end) - x(begin), 2.0)
+                out.append(f'<rect class="ecfnb-run ecfnb-run-{state}" x="{x(begin):.1f}" '
+                           f'y="{y}" width="{w:.1f}" height="{row_h - 6}" '
+                           f'fill="{state_colour(state)}" stroke="#555" stroke-width="0.4" '
+                           f'data-ecfnb-op="select" data-ecfnb-arg="{escape(run.path)}">'
+                           f'<title>{tip}</title></rect>')
+        base = top + row_h * len(rows) + 16
+        out.append(f'<text x="{label_w}" y="{base}" fill="#555">{left:%Y-%m-%d %H:%M} to '
+                   f'{right:%Y-%m-%d %H:%M} UTC (server log clock '
+                   f'{escape(self.clock.describe())})</text></svg>')
+        return "".join(out)
+
     def png(self, **figure_kwargs: Any) -> bytes:
         """The chart as PNG bytes (``figure_kwargs`` go to ``figure``)."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -321,6 +384,68 @@ class Timeline:
 
     def _repr_png_(self) -> bytes:
         return self.png()
+
+
+@dataclass(frozen=True)
+class Durations:
+    """A task's run times over the runs in the log: how many ``runs`` (and how many
+    ``aborted``), and of the runs that completed, the ``last``, ``median``, ``minimum``
+    and ``maximum`` duration (from active, or submitted, to complete); None without
+    a completed run."""
+
+    path: str
+    runs: int
+    aborted: int
+    completed: int
+    last: timedelta | None
+    median: timedelta | None
+    minimum: timedelta | None
+    maximum: timedelta | None
+
+    @classmethod
+    def of(cls, path: str, runs: list[Run]) -> Durations:
+        times = [run.end - (run.active or run.submitted) for run in runs
+                 if run.outcome == "complete" and run.end is not None
+                 and (run.active or run.submitted) is not None]
+        aborted = sum(run.outcome == "aborted" for run in runs)
+        if not times:
+            return cls(path, len(runs), aborted, 0, None, None, None, None)
+        ordered = sorted(times)
+        middle = len(ordered) // 2
+        median = ordered[middle] if len(ordered) % 2 else (
+            ordered[middle - 1] + ordered[middle]) / 2
+        return cls(path, len(runs), aborted, len(times), times[-1], median, ordered[0],
+                   ordered[-1])
+
+
+def _ticks(left: datetime, right: datetime, count: int = 6) -> list[datetime]:
+    """Round times between ``left`` and ``right`` for the axis (about ``count``)."""
+    span = (right - left).total_seconds()
+    steps = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+    step = next((s for s in steps if span / s <= count), 86400 * max(1, round(span / 86400 /
+                                                                              count)))
+    first = left.replace(second=0, microsecond=0)
+    first += timedelta(seconds=-(first.hour * 3600 + first.minute * 60) % step)
+    out = []
+    moment = first
+    while moment <= right and len(out) < 50:
+        if moment >= left:
+            out.append(moment)
+        moment += timedelta(seconds=step)
+    return out
+
+
+def _clip(text: str, size: int) -> str:
+    return text if len(text) <= size else "\u2026" + text[-(size - 1):]
+
+
+def _run_tip(run: Run) -> str:
+    def at(moment: datetime | None) -> str:
+        return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else "?"
+    text = (f"{run.path} try {run.try_no or '?'}: submitted {at(run.submitted)}, active "
+            f"{at(run.active)}, {run.outcome if run.end else 'still running'}"
+            f"{' ' + at(run.end) if run.end else ''}")
+    return text + (f" ({run.reason})" if run.reason else "")
 
 
 def _draw_bars(ax: Any, runs: list[Run], row_of: dict[str, int], now: datetime,

@@ -1,8 +1,10 @@
 """``Explorer`` and ``explore()``: the tree, the node panel and the status line together.
 
-The explorer only wires the two: a selection in the tree shows the node in the panel,
-a change the tree hears about reaches the panel, and an action in the panel makes
-the tree refresh at once (without waiting for it).
+The explorer only wires them: a selection in the tree shows the node in the panel,
+a change the tree hears about reaches the panel, an action in the panel makes the
+tree refresh at once (without waiting for it), and a link in a view of the panel
+(Triggers, Table, Timeline, Zombies) or a result of the search below the tree
+selects that node in the tree.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from collections.abc import Sequence
 import ipywidgets as widgets
 
 from .._server.server import Server, resolve
+from ..errors import EcfnbError
+from . import tree_html
 from .panel import NodePanel
 from .tree import NodeTree, ServerView
+from .views import SearchView
 
 __all__ = ["Explorer", "explore"]
 
@@ -33,9 +38,14 @@ class Explorer(widgets.HBox):
         self.tree.on_gone = lambda view, path: (self.panel.node_gone(path)
                                                  if self.panel.server is view.server else None)
         self.panel.on_action = lambda _path: self.tree.refresh(wait=False)
-        self.tree.layout = widgets.Layout(width="440px", min_width="440px", flex="0 0 auto")
+        self.panel.on_select = self._view_selected
+        self.search = SearchView(self._searchable, lambda index, path: self.select(path,
+                                                                                   index))
+        left = widgets.VBox([self.tree, self.search],
+                            layout=widgets.Layout(width="440px", min_width="440px",
+                                                  flex="0 0 auto"))
         self.panel.layout = widgets.Layout(flex="1 1 auto", min_width="0")
-        super().__init__([self.tree, self.panel])
+        super().__init__([left, self.panel])
         self.add_class("ecfnb-explorer")
         if path not in ("", "/"):
             self.tree.select(path)
@@ -49,11 +59,34 @@ class Explorer(widgets.HBox):
         self.tree.select(path, server)
 
     def close(self) -> None:
-        for part in ("tree", "panel"):  # (ipywidgets' __del__ calls us after a failed init)
+        # (ipywidgets' __del__ calls us after a failed init)
+        for part in ("tree", "panel", "search"):
             widget = getattr(self, part, None)
             if widget is not None:
                 widget.close()
         super().close()
+
+    def _view_selected(self, path: str) -> None:
+        """A link in the panel's views: the node, on the panel's server."""
+        for index, view in enumerate(self.tree.views):
+            if view.server is self.panel.server:
+                try:
+                    self.tree.select(path, index)
+                except EcfnbError as exc:  # an extern, a node deleted since
+                    self.panel.message.value = tree_html.message(
+                        f"cannot show {path}: {exc}", ok=False)
+                return
+
+    def _searchable(self) -> list[tuple[str, object]]:
+        """Each server of the tree, caught up with its poller (None: not connected)."""
+        found: list[tuple[str, object]] = []
+        for view in self.tree.views:
+            if view.status != "connected":
+                found.append((view.address, None))
+                continue
+            self.tree.catch_up(view)
+            found.append((view.address, view.server))
+        return found
 
     def _selected(self, view: ServerView, path: str) -> None:
         self.tree.catch_up(view)  # the panel must not show an older state than the tree

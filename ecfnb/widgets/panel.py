@@ -13,7 +13,6 @@ HTML comes from ``tree_html`` (escaped).
 
 from __future__ import annotations
 
-import codecs
 import threading
 from collections.abc import Callable
 from html import escape
@@ -26,17 +25,27 @@ from .._map.fsmap import FileSystemMap, attributes_text
 from .._server.nodes import NodeInfo
 from .._server.server import Server
 from ..errors import EcfnbError
-from . import tree_html
+from . import tree_html, views
+from .follow import FileFollower
 from .text_view import TextView
 
 __all__ = ["NodePanel", "TABS"]
 
-TABS = ("Server", "Attributes", "Variables", "Script", "Job", "Output", "Manual", "Why")
-#: The tabs each kind of node has (ecflow_ui: Script/Job/Output only for tasks and aliases).
-TABS_OF = {"task": TABS[1:], "alias": TABS[1:],
-           "suite": ("Attributes", "Variables", "Manual", "Why"),
-           "family": ("Attributes", "Variables", "Manual", "Why"),
-           "server": ("Server", "Attributes", "Variables", "Why")}
+TABS = ("Server", "Attributes", "Variables", "Script", "Job", "Output", "Manual", "Why",
+        "Triggers", "Timeline", "Table", "Zombies", "Log")
+_TASK_TABS = ("Attributes", "Variables", "Script", "Job", "Output", "Manual", "Why",
+              "Triggers", "Log")
+_FAMILY_TABS = ("Attributes", "Variables", "Manual", "Why", "Triggers", "Timeline", "Table",
+                "Log")
+#: The tabs each kind of node has (ecflow_ui: Script/Job/Output only for tasks and
+#: aliases; a timeline and a table for what has tasks below it; zombies on the server).
+TABS_OF = {"task": _TASK_TABS, "alias": _TASK_TABS, "suite": _FAMILY_TABS,
+           "family": _FAMILY_TABS,
+           "server": ("Server", "Attributes", "Variables", "Why", "Zombies", "Log", "Table",
+                      "Timeline")}
+#: Tabs drawn by a view of ``views`` (the others are text of the map).
+VIEWS = {"Triggers": views.TriggersView, "Log": views.LogView, "Zombies": views.ZombiesView,
+         "Timeline": views.TimelineView, "Table": views.TableView}
 #: Tab -> file role in the map (Variables is a table; Server the server's summary).
 TAB_ROLES = {"Attributes": "att", "Script": "script", "Job": "job", "Output": "jobout",
              "Manual": "manual", "Why": "why"}
@@ -47,7 +56,8 @@ HIDE, SHOW = "none", ""
 class NodePanel(widgets.VBox):
     """Shows the node given to ``show(server, fsmap, path)``. ``output_lines`` is how
     much of a job output is shown first ("load more" doubles it). ``on_action(path)``
-    is called after an action succeeded (the explorer refreshes its tree)."""
+    is called after an action succeeded (the explorer refreshes its tree);
+    ``on_select(path)`` when a view's link names a node (the explorer selects it)."""
 
     def __init__(self, read_only: bool = False, output_lines: int = 1000,
                  follow_seconds: float = 2.0) -> None:
@@ -55,13 +65,15 @@ class NodePanel(widgets.VBox):
         self.output_lines = output_lines
         self.follow_seconds = follow_seconds
         self.on_action: Callable[[str], Any] | None = None
+        self.on_select: Callable[[str], Any] | None = None
         self.server: Server | None = None
         self.fsmap: FileSystemMap | None = None
         self.info: NodeInfo | None = None
         self._lines = output_lines
         self._lock = threading.RLock()
-        self._pending: str | None = None
-        self._follow: _OutputFollower | None = None
+        self._pending: str | tuple[str, Callable[[], str]] | None = None
+        self._follow: FileFollower | None = None
+        self._status_thread: threading.Thread | None = None
         self.header = widgets.HTML("<i>select a node in the tree</i>")
         self.buttons = {name: widgets.Button(description=action.label,
                                              layout=widgets.Layout(width="auto",
@@ -85,18 +97,35 @@ class NodePanel(widgets.VBox):
                                                                align_items="center",
                                                                width="100%"))
         self.message = widgets.HTML()
+        self.views: dict[str, views.View] = {
+            tab: kind(self._select, self.ask, read_only=read_only,
+                      follow_seconds=follow_seconds) for tab, kind in VIEWS.items()}
         self.pages: dict[str, Any] = {tab: widgets.HTML() for tab in TABS}
+        self.pages.update({tab: view.widget for tab, view in self.views.items()})
         self.pages["Output"] = TextView()
         self.search = widgets.Text(placeholder="search the output", continuous_update=False,
                                    layout=widgets.Layout(width="16em"))
         self.more = widgets.Button(description="load more", icon="angle-double-up",
                                    layout=widgets.Layout(width="auto"))
         self.output_info = widgets.HTML()
+        self.try_pick = widgets.Dropdown(options=[("current try", 0)], value=0,
+                                         layout=widgets.Layout(width="11em"))
+        self.status_button = widgets.Button(description="job status", icon="question",
+                                            layout=widgets.Layout(width="auto"),
+                                            tooltip="run the task's ECF_STATUS_CMD "
+                                                    "(ecflow_client --status) and show "
+                                                    "what it wrote")
+        self.job_status = widgets.HTML()
         self.search.observe(lambda _c: self._load("Output"), "value")
+        self.try_pick.observe(lambda _c: self._load("Output"), "value")
         self.more.on_click(lambda _b: self.load_more())
-        self._output_box = widgets.VBox([widgets.HBox([self.search, self.more,
-                                                       self.output_info]),
-                                         self.pages["Output"]])
+        self.status_button.on_click(lambda _b: self.show_job_status())
+        self._output_box = widgets.VBox([widgets.HBox([self.try_pick, self.search, self.more,
+                                                       self.status_button,
+                                                       self.output_info],
+                                                      layout=widgets.Layout(
+                                                          flex_flow="row wrap")),
+                                         self.job_status, self.pages["Output"]])
         self.tabs = widgets.Tab(layout=widgets.Layout(max_width="100%"))
         self._tab_names: tuple[str, ...] = ()
         self._set_tabs(TABS_OF["task"])
@@ -107,7 +136,8 @@ class NodePanel(widgets.VBox):
         for widget, name in ((self.header, "header"), (self.confirmation, "confirm"),
                              (self.message, "message"), (self.tabs, "tabs"),
                              (self.yes, "yes"), (self.no, "no"), (self.search, "search"),
-                             (self.more, "more")):
+                             (self.more, "more"), (self.try_pick, "try"),
+                             (self.status_button, "status"), (self.job_status, "job-status")):
             widget.add_class(f"ecfnb-panel-{name}")
         self.actions_bar = widgets.HBox(list(self.buttons.values()),
                                         layout=widgets.Layout(flex_flow="row wrap"))
@@ -151,12 +181,13 @@ class NodePanel(widgets.VBox):
             self._lines = self.output_lines
             self.cancel()
             self.message.value = ""
+            self._stop_views()
             for name, page in self.pages.items():  # another node's text must not linger
                 if name == "Output":
                     page.set_lines([])
-                else:
+                elif name not in self.views:
                     page.value = ""
-            self.output_info.value = ""
+            self.output_info.value = self.job_status.value = ""
             try:
                 self.info = server.node(path, detail=False)
             except EcfnbError as exc:
@@ -166,6 +197,7 @@ class NodePanel(widgets.VBox):
                 return
             self._show_header()
             self._enable_actions()
+            self._offer_tries()
             self._set_tabs(TABS_OF.get(self.info.kind, TABS_OF["task"]))
             if tab is not None and tab in self._tab_names:
                 self.tabs.selected_index = self._tab_names.index(tab)  # observer loads it
@@ -184,8 +216,12 @@ class NodePanel(widgets.VBox):
             self.info = info
             self._show_header()
             self._enable_actions()
+            if rerun:
+                self._offer_tries()
             tab = self.current_tab
-            if tab in ("Attributes", "Variables", "Why", "Server"):
+            if tab in self.views:
+                self.views[tab].changed(info)
+            elif tab in ("Attributes", "Variables", "Why", "Server"):
                 self._load(tab)
             elif tab in ("Output", "Job") and (rerun or self._follow is None):
                 self._load(tab)
@@ -196,6 +232,7 @@ class NodePanel(widgets.VBox):
             if self.info is None or self.info.path != path:
                 return
             self._stop_following()
+            self._stop_views()
             self.cancel()
             self.header.value = tree_html.message(
                 f"{path} is gone: it was deleted on the server (select another node)",
@@ -209,6 +246,7 @@ class NodePanel(widgets.VBox):
 
     def close(self) -> None:
         self._stop_following()
+        self._stop_views()
         super().close()
 
     def _show_header(self) -> None:
@@ -234,7 +272,17 @@ class NodePanel(widgets.VBox):
 
     def _tab_changed(self) -> None:
         self._stop_following()
+        self._stop_views()
         self._load(self.current_tab)
+
+    def _stop_views(self) -> None:
+        for view in self.views.values():
+            view.stop()
+
+    def _select(self, path: str) -> None:
+        """A view's link names ``path``: the explorer selects it in the tree."""
+        if self.on_select is not None:
+            self.on_select(path)
 
     def _load(self, tab: str) -> None:
         """Read the tab's text now (only the shown tab is ever read)."""
@@ -242,6 +290,9 @@ class NodePanel(widgets.VBox):
             if self.info is None or self.fsmap is None or self.server is None:
                 return
             if tab not in self._tab_names:
+                return
+            if tab in self.views:
+                self.views[tab].load(self.server, self.fsmap, self.info)
                 return
             page = self.pages[tab]
             try:
@@ -276,22 +327,91 @@ class NodePanel(widgets.VBox):
             return tree_html.message(tree_html.EMPTY[tab].format(path=info.path), ok=True)
         return tree_html.text_block(text, tab.lower())
 
+    def _offer_tries(self) -> None:
+        """The Output's try choice: the current try, then each earlier one (ecFlow keeps
+        ``name.1``, ``name.2``, ... beside ECF_JOBOUT)."""
+        info = self.info
+        current = info.try_no if info is not None else 0
+        options = [(f"try {current} (current)" if current else "current try", 0)]
+        options += [(f"try {n}", n) for n in range(current - 1, 0, -1)]
+        with self.try_pick.hold_trait_notifications():
+            self.try_pick.options = options
+            self.try_pick.value = 0
+        self.try_pick.layout.display = SHOW if current > 1 else HIDE
+        running = info is not None and info.kind in ("task", "alias") and \
+            info.run_state in RUNNING
+        self.status_button.layout.display = SHOW if running else HIDE
+        if not running:
+            self.job_status.value = ""
+
     def _load_output(self) -> None:
         assert self.fsmap is not None and self.info is not None
         view: TextView = self.pages["Output"]
-        path = self.fsmap.path_of(self.info.path, "jobout")
+        chosen = self.try_pick.value or None
+        try_no = chosen or self.info.try_no
+        path = self.fsmap.path_of(self.info.path, "jobout", try_no=chosen)
         data = self.fsmap.tail(path, self._lines)
         count = data.count(b"\n")
-        self.output_info.value = (f"try {self.info.try_no}: last {count} line(s)"
+        current = "" if chosen is None else " (an earlier try)"
+        self.output_info.value = (f"try {try_no}{current}: last {count} line(s)"
                                   if count >= self._lines else
-                                  f"try {self.info.try_no}: all {count} line(s)")
+                                  f"try {try_no}{current}: all {count} line(s)")
         self.more.disabled = count < self._lines
         view.set_lines(tree_html.output_lines(data.decode(errors="replace"),
                                               self.search.value), bottom=True)
         local = self.fsmap.local_path(path)
-        if local is not None and self.info.run_state in RUNNING and not self.search.value:
-            self._follow = _OutputFollower(self, self.info.path, local, self.follow_seconds)
-            self._follow.start()
+        if local is not None and chosen is None and self.info.run_state in RUNNING and \
+                not self.search.value:
+            self._follow = FileFollower(local, self.follow_seconds, self._followed,
+                                        name=f"ecfnb-follow-{self.info.path}").start()
+
+    def _followed(self, lines: list[str]) -> None:
+        """New lines of the running job's output (from ``FileFollower``)."""
+        with self._lock:
+            if self._follow is None or self._follow.stopped:
+                return
+            view: TextView = self.pages["Output"]
+            view.append_lines(tree_html.output_lines("\n".join(lines)))
+            self.output_info.value = (
+                f"try {self.info.try_no if self.info else '?'}: "
+                f"{view.line_count} line(s), following the running job")
+
+    def show_job_status(self, seconds: float = 10.0) -> None:
+        """Run the task's ECF_STATUS_CMD and show what it writes (``C.stat``), in a
+        thread: the command runs on the server's side and takes its time."""
+        with self._lock:
+            if self.server is None or self.fsmap is None or self.info is None:
+                return
+            server, fsmap, path = self.server, self.fsmap, self.info.path
+            self.job_status.value = tree_html.message(
+                f"asking the server for the job status of {path} ...", ok=True)
+
+        def run() -> None:
+            import time
+
+            stat = fsmap.path_of(path, "stat")
+            try:
+                before = fsmap.read(stat)
+                server.job_status(path)
+                deadline = time.monotonic() + seconds
+                text = before
+                while time.monotonic() < deadline:
+                    time.sleep(0.5)
+                    text = fsmap.read(stat)
+                    if text != before and not text.startswith(b"# ecfnb:"):
+                        break
+                html = (tree_html.text_block(text.decode(errors="replace"), "stat")
+                        if not text.startswith(b"# ecfnb:") else
+                        tree_html.message(text.decode(errors="replace").strip("# \n"),
+                                          ok=False))
+            except EcfnbError as exc:
+                html = tree_html.message(f"job status: {exc}", ok=False)
+            with self._lock:
+                if self.info is not None and self.info.path == path:
+                    self.job_status.value = html
+        self._status_thread = threading.Thread(target=run, daemon=True,
+                                               name="ecfnb-job-status")
+        self._status_thread.start()
 
     def _stop_following(self) -> None:
         follow, self._follow = self._follow, None
@@ -313,11 +433,29 @@ class NodePanel(widgets.VBox):
             self.question.value = f"<b>{escape(action.confirmation(self.info.path))}</b>"
             self.confirmation.layout.display = SHOW
 
+    def ask(self, question: str, run: Callable[[], str]) -> None:
+        """Ask ``question`` in the confirmation bar; on Yes, ``run()`` returns the report
+        (a view's action: a zombie's fob, fail ...). Nothing runs in a read-only panel."""
+        with self._lock:
+            if self.read_only:
+                self.message.value = tree_html.message(
+                    "this explorer was opened read_only=True: actions are off", ok=False)
+                return
+            self._pending = (question, run)
+            self.question.value = f"<b>{escape(question)}</b>"
+            self.confirmation.layout.display = SHOW
+
     def confirm(self) -> None:
         """Run the action waiting for confirmation; the outcome goes to the message line."""
         with self._lock:
             name, self._pending = self._pending, None
             self.confirmation.layout.display = HIDE
+            if isinstance(name, tuple) and not self.read_only:
+                try:
+                    self.message.value = tree_html.message(name[1](), ok=True)
+                except (EcfnbError, ValueError) as exc:
+                    self.message.value = tree_html.message(f"refused: {exc}", ok=False)
+                return
             if name is None or self.info is None or self.server is None or self.read_only:
                 return
             path = self.info.path
@@ -336,66 +474,5 @@ class NodePanel(widgets.VBox):
         self.confirmation.layout.display = HIDE
 
 
-def _pause(stop: threading.Event, seconds: float) -> bool:
-    """Sleep ``seconds`` in small steps, or less if ``stop`` is set; whether it is set.
-    Not ``stop.wait(seconds)``: a lock's timed wait never returns under libfaketime
-    (measured with Debian's faketime), and the suite must run at any date."""
-    import time
-
-    deadline = time.monotonic() + seconds
-    while not stop.is_set() and time.monotonic() < deadline:
-        time.sleep(min(0.1, seconds))
-    return stop.is_set()
-
-
 def _empty(text: str) -> bool:
     return not text.strip() or text.startswith("# ecfnb: No manual file")
-
-
-class _OutputFollower:
-    """Appends what a running job writes to the panel's Output, from the local file:
-    a size check every ``seconds`` (no server request), complete lines only, until the
-    task stops running or the panel shows something else."""
-
-    def __init__(self, panel: NodePanel, node: str, local: str, seconds: float) -> None:
-        import os
-
-        self.panel, self.node, self.local, self.seconds = panel, node, local, seconds
-        self.offset = os.path.getsize(local)
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._partial = ""
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name=f"ecfnb-follow-{node}")
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        import os
-
-        while not _pause(self._stop, self.seconds):
-            try:
-                size = os.path.getsize(self.local)
-            except OSError:
-                return
-            if size <= self.offset:
-                continue
-            with open(self.local, "rb") as handle:
-                handle.seek(self.offset)
-                data = handle.read(min(size - self.offset, 4 * 1024 * 1024))
-            self.offset += len(data)
-            text = self._partial + self._decoder.decode(data)
-            *complete, self._partial = text.split("\n")
-            with self.panel._lock:
-                if self._stop.is_set() or self.panel._follow is not self:
-                    return
-                view = self.panel.pages["Output"]
-                view.append_lines(tree_html.output_lines("\n".join(complete))
-                                  if complete else [])
-                self.panel.output_info.value = (
-                    f"try {self.panel.info.try_no if self.panel.info else '?'}: "
-                    f"{view.line_count} line(s), following the running job")

@@ -602,7 +602,7 @@ class NodeTree(widgets.VBox):
         if not wait:
             return True
         deadline = time.monotonic() + timeout
-        while True:  # a sleep, not Condition.wait(timeout): see panel._pause
+        while True:  # a sleep, not Condition.wait(timeout): see _base.child.pause
             with self._lock:
                 if all(s in self._finished for s in seqs):
                     return True

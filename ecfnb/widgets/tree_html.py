@@ -21,6 +21,18 @@ MARK_CHARS = 48  # a label longer than this is cut in the tree (the panel shows 
 EXPLORER_CSS = """<style>
 .ecfnb-node { color: #000; padding: 0 4px; border-radius: 2px; border: 1px solid #999; }
 .ecfnb-marks { color: #555; font-size: 90%; margin-left: .4em; }
+.ecfnb-mark { margin-right: .6em; white-space: nowrap; }
+.ecfnb-meter-bar { display: inline-block; width: 3em; height: .6em; border: 1px solid #777;
+  vertical-align: middle; background: #fff; }
+.ecfnb-meter-fill { display: block; height: 100%; background: #1e88e5; }
+.ecfnb-mark-event { color: #2e7d32; }
+.ecfnb-flag { margin-left: .3em; color: #b71c1c; }
+.ecfnb-link { color: #1565c0; cursor: pointer; text-decoration: underline; }
+.ecfnb-table { border-collapse: collapse; font-size: 12px; }
+.ecfnb-table td, .ecfnb-table th { border-bottom: 1px solid #e0e0e0; padding: 1px 6px;
+  text-align: left; white-space: nowrap; }
+.ecfnb-table th[data-ecfnb-op] { cursor: pointer; text-decoration: underline; }
+.ecfnb-logtime { color: #555; }
 .ecfnb-more { color: #1565c0; font-style: italic; }
 .ecfnb-panel-text pre { margin: 0; padding: 4px 6px; background: #f8f8f8; border: 1px solid
   #e0e0e0; max-height: 36em; overflow: auto; font-size: 12px; line-height: 1.3;
@@ -40,23 +52,76 @@ EXPLORER_CSS = """<style>
 </style>"""
 
 
+#: ecFlow flags a tree draws as icons (ecflow_ui draws these three), with their tooltips.
+FLAG_ICONS = {
+    "late": ("\u23f0", "late: a late attribute's time has passed"),
+    "zombie": ("\u2620", "zombie: a job of this task talks to the server with another "
+                          "password or try (see the server's Zombies tab)"),
+    "killed": ("\u2716", "killed: a kill command was sent to its job"),
+}
+#: Icons of the time attributes and the repeat.
+KIND_ICONS = {"time": "\u23f1", "today": "\u23f1", "date": "\U0001f4c5", "day": "\U0001f4c5",
+              "cron": "\u27f3", "repeat": "\u21bb", "limit": "\u25a6"}
+
+
 def node_label(info: NodeInfo) -> str:
-    """A tree node: the name on its state colour (as ecflow_ui draws it), then labels and
-    meters. ``data-ecf-path`` lets tests and scripts find a node in the page."""
+    """A tree node: the name on its state colour (as ecflow_ui draws it), flags as icons,
+    then what ecflow_ui draws beside it (``marks``), each with a tooltip.
+    ``data-ecf-path`` lets tests and scripts find a node in the page, ``data-ecf-mark``
+    an attribute (``meter:progress``)."""
     colour = state_colour(info.state)
     name = (f'<span class="ecfnb-node ecfnb-state-{escape(info.state)}" '
             f'data-ecf-path="{escape(info.path)}" title="{escape(info.path)} '
             f'({escape(info.state)})" style="background:{colour}">{escape(info.name)}</span>')
-    marks = marks_text(info.marks)
-    return name + (f'<span class="ecfnb-marks">{escape(marks)}</span>' if marks else "")
+    flags = "".join(f'<span class="ecfnb-flag ecfnb-flag-{flag}" data-ecf-mark="flag:{flag}" '
+                    f'title="{escape(FLAG_ICONS[flag][1])}">{FLAG_ICONS[flag][0]}</span>'
+                    for flag in sorted(info.flags) if flag in FLAG_ICONS)
+    marks = "".join(mark_html(mark) for mark in info.marks)
+    return name + flags + (f'<span class="ecfnb-marks">{marks}</span>' if marks else "")
+
+
+def mark_html(mark: Attribute) -> str:
+    """One attribute in the tree: a meter as a small bar with its value, an event as a
+    filled or empty dot, a label's value, a repeat's current value, a time, a limit's use."""
+    value = mark.value.replace("\n", " ")
+    short = value if len(value) <= MARK_CHARS else value[:MARK_CHARS - 1] + "\u2026"
+    tip = escape(f"{mark.text}" if mark.kind != "label" else f"label {mark.name}: {value}")
+    start = (f'<span class="ecfnb-mark ecfnb-mark-{escape(mark.kind)}" '
+             f'data-ecf-mark="{escape(mark.kind)}:{escape(mark.name)}" '
+             f'data-value="{escape(value)}" title="{tip}">')
+    if mark.kind == "meter":
+        low, high = _meter_bounds(mark.text)
+        share = 0.0 if high <= low else (float(value) - low) / (high - low)
+        width = round(100 * min(1.0, max(0.0, share)))
+        body = (f'{escape(mark.name)} <span class="ecfnb-meter-bar"><span class="'
+                f'ecfnb-meter-fill" style="width:{width}%"></span></span> {escape(value)}')
+    elif mark.kind == "event":
+        body = ("\u25cf " if value == "set" else "\u25cb ") + escape(mark.name)
+    elif mark.kind == "label":
+        body = f"{escape(mark.name)}: {escape(short)}"
+    elif mark.kind in ("repeat", "limit"):
+        body = f"{KIND_ICONS[mark.kind]} {escape(mark.name)} {escape(short)}"
+    else:
+        body = f"{KIND_ICONS.get(mark.kind, '')} {escape(short)}"
+    return start + body + "</span>"
+
+
+def _meter_bounds(text: str) -> tuple[float, float]:
+    """(min, max) from a meter's definition line ``meter name min max [threshold]``."""
+    parts = text.split()
+    try:
+        return float(parts[2]), float(parts[3])
+    except (IndexError, ValueError):
+        return 0.0, 100.0
 
 
 def marks_text(marks: Iterable[Attribute]) -> str:
+    """The marks as one line of plain text (``progress=42  info: ready``)."""
     parts = []
     for mark in marks:
         value = mark.value.replace("\n", " ")
         if len(value) > MARK_CHARS:
-            value = value[:MARK_CHARS - 1] + "…"
+            value = value[:MARK_CHARS - 1] + "\u2026"
         parts.append(f"{mark.name}={value}" if mark.kind == "meter" else f"{mark.name}: {value}")
     return "  ".join(parts)
 
