@@ -23,7 +23,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,8 +170,14 @@ def require_chromium() -> None:
 
 
 @contextlib.contextmanager
-def chromium_page(width: int = 1400, height: int = 1000) -> Iterator[Any]:
-    """A playwright page in headless Debian chromium; browser closed on exit."""
+def chromium_page(width: int = 1400, height: int = 1000, permissions: Sequence[str] = (),
+                  origin: str | None = None, init_script: str | None = None
+                  ) -> Iterator[Any]:
+    """A playwright page in headless Debian chromium; browser closed on exit.
+
+    ``permissions`` (e.g. ``["notifications"]``) are granted to ``origin`` (a lab's
+    URL); ``init_script`` runs in every page before its own scripts (to record calls
+    to a browser API). Without them: a plain context, as before."""
     require_chromium()
     from playwright.sync_api import sync_playwright
 
@@ -179,6 +185,10 @@ def chromium_page(width: int = 1400, height: int = 1000) -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": width, "height": height})
+            if permissions:
+                context.grant_permissions(list(permissions), origin=origin)
+            if init_script is not None:
+                context.add_init_script(init_script)
             yield context.new_page()
         finally:
             browser.close()
@@ -235,3 +245,56 @@ def shut_kernels_down(lab) -> None:
     for kernel in lab.get_json("/api/kernels"):
         status, reply = lab.api("DELETE", f"/api/kernels/{kernel['id']}", timeout=30)
         assert status == 204, reply
+
+
+# -- notebooks with explorers (the recipes of test_browser_explorer.py, shared) -------------
+def write_notebook(lab: Lab, name: str, *sources: str) -> None:
+    """A notebook of code cells ``sources`` in the lab's root."""
+    cells = [{"cell_type": "code", "execution_count": None, "id": f"cell{i}", "metadata": {},
+              "outputs": [], "source": source} for i, source in enumerate(sources)]
+    (lab.root_dir / name).write_text(json.dumps({
+        "cells": cells, "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                    "language": "python"}}}))
+
+
+def open_and_run(page, lab: Lab, name: str, widget: str = ".ecfnb-explorer") -> list[str]:
+    """Open notebook ``name``, Run All until every cell ran; the first ``widget`` is
+    scrolled into view. Returns the prompts."""
+    page.goto(f"{lab.url}/lab/tree/{name}?reset")
+    page.locator(".jp-Notebook .jp-Cell >> visible=true").first.wait_for(timeout=60_000)
+    ran = run_all(page)
+    page.locator(widget).first.scroll_into_view_if_needed()
+    return ran
+
+
+def click_tab(scope, title: str) -> None:
+    """Click the node panel's tab ``title`` and wait until it is the current one."""
+    tab = scope.locator(".ecfnb-panel-tabs .lm-TabBar-tab", has_text=title)
+    tab.click()
+    scope.locator(".ecfnb-panel-tabs .lm-TabBar-tab.lm-mod-current",
+                  has_text=title).wait_for(timeout=10_000)
+
+
+def node_span(scope, path: str):
+    return scope.locator(f'.ecfnb-tree span.ecfnb-node[data-ecf-path="{path}"]')
+
+
+def anchor(scope, path: str):
+    """The tree row (anchor) of ``path``: its name, flags and marks."""
+    return scope.locator(f'.ecfnb-tree span.ecfnb-tree-anchor:has(span[data-ecf-path="{path}"])')
+
+
+def expander(scope, path: str):
+    """The open/close triangle of ``path``'s row."""
+    return anchor(scope, path).locator("xpath=../span[contains(@class,'ecfnb-tree-toggle')]")
+
+
+def root_anchor(scope):
+    """The server's own row: its label is ``<b data-ecf-path="/">address</b>``."""
+    return scope.locator('.ecfnb-tree span.ecfnb-tree-anchor:has(b[data-ecf-path="/"])')
+
+
+def text_lines(locator) -> list[str]:
+    """The lines a ``<pre>`` shows (its innerText: what the user reads)."""
+    return locator.inner_text().rstrip("\n").split("\n")

@@ -20,6 +20,11 @@ from conftest import (
     wait_for,
     worst_foreground_delay,
 )
+from helpers import client
+
+
+def get_state_text(port: int, path: str) -> str:
+    return client(port, "--get_state", path).stdout.decode(errors="replace")
 
 POST = "/demo/forecast/post"
 
@@ -58,7 +63,13 @@ def test_labels_and_colours_match_the_server(demo, tree):
         assert label_state(label) == state, path
         assert STATE_COLOURS[state] in label
         assert f">{html.escape(path.rsplit('/', 1)[1])}</span>" in label
-    assert "progress=" in view.nodes["/demo/monitor/progress"].name  # meter as a suffix
+    label = view.nodes["/demo/monitor/progress"].name  # the meter as a bar and its value
+    found = re.search(r'data-ecf-mark="meter:progress" data-value="(\d+)".*?width:(\d+)%', label)
+    assert found, label
+    now = re.search(r"meter progress 0 100 \d+ # (\d+)", get_state_text(demo.port,
+                                                                     "/demo/monitor"))
+    assert now and int(found.group(1)) <= int(now.group(1))  # the job only moves it on
+    assert int(found.group(2)) == int(found.group(1))  # 0..100: the bar's share is the value
     assert view.status == "connected" and "aborted" in view.widget.name  # server state chip
 
 
@@ -190,7 +201,8 @@ def test_panel_tabs_read_through_the_map(demo, server, fsmap):
         panel.tabs.selected_index = panel.tab_names.index("Script")
         assert "%include" in html.unescape(re.sub("<[^>]+>", "", panel.pages["Script"].value))
         explorer.select("/demo/forecast")  # a family: no script, job or output tab
-        assert panel.tab_names == ("Attributes", "Variables", "Manual", "Why")
+        assert panel.tab_names == ("Attributes", "Variables", "Manual", "Why", "Triggers",
+                                   "Timeline", "Table", "Log")
         assert panel.buttons["rerun"].layout.display == "none"  # a task's entry only
         assert not panel.buttons["suspend"].disabled and panel.buttons["resume"].disabled
     finally:

@@ -14,6 +14,7 @@ from ecfnb import AbortEvent, LateEvent, Server, WatchPanel, watch
 from ecfnb.widgets import watch_html
 
 from conftest import error_without_ipywidgets, wait_for
+from helpers import server_version
 
 XSS = '<img src=x onerror="window.__xss=1">'
 XSS_ESCAPED = "&lt;img src=x onerror=&quot;window.__xss=1&quot;&gt;"
@@ -181,6 +182,7 @@ def test_ecf_watch_magic_watches_the_given_paths(shell, fresh_demo):
 
 def test_ecf_watch_defaults_to_the_connected_server(shell, fresh_demo, capsys):
     shell.run_line_magic("ecf_connect", fresh_demo.address)
+    assert f"ecFlow {server_version(fresh_demo.port)}" in capsys.readouterr().out
     panel = shell.run_line_magic("ecf_watch", "/demo/forecast /demo/archive")
     try:
         assert panel.watcher.address == fresh_demo.address

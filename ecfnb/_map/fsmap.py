@@ -620,7 +620,7 @@ class FileSystemMap:
         if name == "stats":
             return self.server.client_text("--stats")
         if name == "log":
-            return self.server.client_text("--log=get", str(SERVER_LOG_LINES))
+            return self.server.log_tail(SERVER_LOG_LINES)
         return self.server.client_text("--zombie_get")
 
 

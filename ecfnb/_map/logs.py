@@ -150,7 +150,7 @@ def _remote_page(server: Server, count: int, keep: Keep | None, before: LogPage 
     while True:
         asked = min(want, REMOTE_MAX)
         raw = server.log_tail(asked).split(b"\n")
-        if raw and raw[-1] == b"":
+        while raw and raw[-1] == b"":  # the reply ends with an extra newline (5.9)
             raw.pop()
         end = len(raw) if before is None else _find_anchor(raw, before.anchor, skip)
         found: list[bytes] = []

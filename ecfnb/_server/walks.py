@@ -87,8 +87,8 @@ def subtree(defs: Any, node: Any | None) -> Iterable[Any]:
         return ()
     if node is None:
         return defs.get_all_nodes()
-    return [n for n in node.get_all_nodes() if n is not node] if hasattr(
-        node, "get_all_nodes") else ()
+    own = node.get_abs_node_path()  # (a new wrapper each call: compare paths, not ids)
+    return [n for n in node.get_all_nodes() if n.get_abs_node_path() != own]
 
 
 @dataclass(frozen=True)

@@ -155,7 +155,11 @@ def _status(state: str, server: Server, message: str = "", requests: int = 0) ->
 def run(args: argparse.Namespace) -> int:
     server = Server(args.address, timeout=args.timeout)
     follower = TreeFollower(server)
-    interval, paused, backoff = args.interval, False, Backoff(1.0, 60.0)
+    # A tree someone looks at retries a dead server at least every 10 s (or its
+    # interval): the operator waits for it to come back, and a refused connection costs
+    # the server nothing.
+    interval, paused = args.interval, False
+    backoff = Backoff(min(1.0, interval), max(interval, 10.0))
     next_poll = time.monotonic()  # at once
     while True:
         lines = wait_input(max(0.0, next_poll - time.monotonic()), args.parent_pid,

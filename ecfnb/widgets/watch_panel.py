@@ -5,6 +5,8 @@ the panel only sets widget traits (JupyterLab takes updates from any thread) und
 its own lock, shared with the button handlers. The list holds the newest
 ``max_events`` events, one ``HTML`` widget each, so the number of widgets stays
 bounded however long the watcher runs. The HTML comes from ``watch_html`` (escaped).
+Each new abort is also a desktop notification (``Notifier``; ``notify=False`` turns
+them off), so an operator in another tab is told.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
                       "a notebook, use ecfnb.AbortWatcher)") from exc
 
 from .._server.server import Server
-from .._watch.events import AbortEvent, Event, WatcherEvent
+from .._watch.events import AbortEvent, Event, WatcherEvent, event_key
 from .._watch.watcher import AbortWatcher
 from . import watch_html
+from .notifier import Notifier
 
 __all__ = ["WatchPanel", "watch"]
 
@@ -34,7 +37,8 @@ class WatchPanel(widgets.VBox):
     the newest ``max_events`` events, newest first. Closing the panel stops the
     watcher; stopping the watcher leaves the panel showing what it saw."""
 
-    def __init__(self, watcher: AbortWatcher, max_events: int = 200, **kwargs: Any) -> None:
+    def __init__(self, watcher: AbortWatcher, max_events: int = 200, notify: bool = True,
+                 **kwargs: Any) -> None:
         self.alert_text = widgets.HTML()
         self.dismiss_button = widgets.Button(description="Dismiss", button_style="",
                                              layout=widgets.Layout(width="auto"))
@@ -47,10 +51,14 @@ class WatchPanel(widgets.VBox):
         self.hidden = widgets.HTML(layout=widgets.Layout(display=HIDE))
         self.events = widgets.VBox(layout=widgets.Layout(max_height="420px",
                                                          overflow="auto"))
-        header = widgets.HBox([self.status, self.stop_button])
+        self.notifier = Notifier(layout=widgets.Layout(display=None if notify else HIDE))
+        self.notifications = notify
+        self.notified: list[tuple] = []  # event keys sent as desktop notifications
+        header = widgets.HBox([self.status, self.notifier, self.stop_button])
         self._parts = [widgets.HTML(watch_html.PANEL_CSS), self.alert, header, self.hidden,
                        self.events]
-        self._leaves = [self.alert_text, self.dismiss_button, self.status, self.stop_button]
+        self._leaves = [self.alert_text, self.dismiss_button, self.status, self.stop_button,
+                        self.notifier]
         for widget, name in ((self.alert, "alert"), (self.alert_text, "alert-text"),
                              (self.dismiss_button, "dismiss"), (header, "header"),
                              (self.status, "status"), (self.stop_button, "stop"),
@@ -159,6 +167,19 @@ class WatchPanel(widgets.VBox):
             self._new_aborts.append(event)
             self.alert_text.value = watch_html.alert_html(event, len(self._new_aborts) - 1)
             self.alert.layout.display = None
+            if self.notifications and isinstance(event, AbortEvent):
+                self._notify(event)
+
+    def _notify(self, event: AbortEvent) -> None:
+        key = event_key(event)
+        if key in self.notified:
+            return
+        reason = event.reason or "no reason given"
+        if self.notifier.notify(f"ecFlow: {event.path} aborted",
+                                f"{event.server} · try {event.try_no} · {reason}",
+                                "|".join(map(str, key))):
+            self.notified.append(key)
+            del self.notified[:-1000]
 
 
 def _close(widget: widgets.Widget) -> None:
