@@ -46,13 +46,18 @@ _PUBLIC: dict[str, tuple[str, str]] = {name: (module, attribute or name) for mod
     "._server.server": ("Server", "SyncResult", "ServerInfo", "Zombie", "connect", "resolve"),
     "._server.connection": ("Connection", "parse_address", "format_address"),
     "._server.nodes": ("NodeInfo", "Attribute", "Variable"),
+    "._server.walks": ("SearchQuery", "ATTRIBUTE_KINDS"),
     "._base.states": ("STATE_COLOURS", "STATE_ABBREV"),
     "._base.serverlog": ("LogClock",),
     # the filesystem mapping, its actions and the server log's runs
     "._map.fsmap": ("FileSystemMap", "Entry", "DirEntry", "MappedFile"),
     "._map.actions": ("ACTIONS", "Action", "actions_for", "available_actions",
-                      "check_action", "run_action"),
-    "._map.timeline": ("timeline", "Timeline", "Run", "parse_log"),
+                      "check_action", "run_action", "ZOMBIE_ACTIONS", "run_zombie_action"),
+    "._map.timeline": ("timeline", "Timeline", "Run", "Durations", "parse_log"),
+    # the operator's views as data: triggers, the log in pages, the table
+    "._map.triggers": ("triggers", "neighbourhood", "Triggers", "Reference", "Picture"),
+    "._map.logs": ("log_page", "LogPage"),
+    "._map.table": ("table_page", "TableQuery", "TablePage", "TableRow"),
     # the server as files
     "._fsview.filesystem": ("EcflowFileSystem",),
     "._fsview.jupyterfs": ("jupyterfs_config",),

@@ -13,6 +13,8 @@ from nbclient import NotebookClient
 
 import ecfnb
 
+from conftest import get_state
+
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
@@ -67,6 +69,12 @@ def test_explore_notebook(demo):
     assert "application/vnd.jupyter.widget-view+json" in str(
         [c.outputs for c in nb.cells if "ecfnb.explore(" in c.source])
     assert "<Explorer of localhost" in explorer  # the widget's text form
+    states = get_state(demo.port)
+    waits = cell_output(nb, "ecfnb.triggers(")  # post waits on the model, in its state
+    assert f"('/demo/forecast/model', '{states['/demo/forecast/model'][1]}'" in waits
+    aborted = [p for p, (kind, state) in states.items() if state == "aborted"]
+    rows = cell_output(nb, "ecfnb.table_page(")
+    assert aborted and all(f"'{path}'" in rows for path in aborted), rows
     assert not subprocess.run(["pgrep", "-af", f"ecfnb.widgets.poller localhost:{demo.port}"],
                               capture_output=True, text=True).stdout  # ended with the kernel
 

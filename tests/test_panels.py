@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from ecfnb import DemoServer, FileSystemMap, Server, explore
+from ecfnb import DemoServer, FileSystemMap, SearchQuery, Server, explore
 from ecfnb._map import logs, table, triggers
 from ecfnb._map.timeline import timeline
-from ecfnb._server.walks import Query
 from ecfnb.widgets import views_html
 
 from conftest import get_state, make_read_only
@@ -424,19 +423,19 @@ def test_search_by_glob_regex_path_and_state_matches_a_walk_of_the_server(genera
     server = Server(generated.host, generated.port)
     server.sync()
     nodes = names_and_states(generated.port)
-    paths, total = server.search(Query(name="t00*"), limit=10_000)
+    paths, total = server.search(SearchQuery(name="t00*"), limit=10_000)
     expected = [p for p, (n, _s) in nodes.items() if fnmatch.fnmatch(n, "t00*")]
     assert sorted(paths) == sorted(expected) and total == len(expected)
-    paths, _ = server.search(Query(name=r"t0[0-4]\d", regex=True, path="gen01"), 10_000)
+    paths, _ = server.search(SearchQuery(name=r"t0[0-4]\d", regex=True, path="gen01"), 10_000)
     assert sorted(paths) == sorted(p for p, (n, _s) in nodes.items()
                                    if re.fullmatch(r"t0[0-4]\d", n) and "gen01" in p)
-    paths, total = server.search(Query(states=frozenset({"aborted"})), limit=3)
+    paths, total = server.search(SearchQuery(states=frozenset({"aborted"})), limit=3)
     assert len(paths) == min(3, total) and total == sum(s == "aborted"
                                                         for _n, s in nodes.values())
     with pytest.raises(ValueError, match="bad regular expression"):
-        Query(name="t0[", regex=True).matcher()
+        SearchQuery(name="t0[", regex=True).matcher()
     with pytest.raises(ValueError, match="unknown attribute kind"):
-        server.search(Query(kinds=frozenset({"colour"})))
+        server.search(SearchQuery(kinds=frozenset({"colour"})))
 
 
 def test_search_as_you_type_in_the_explorer(generated):

@@ -1,10 +1,11 @@
 """The Table view's content: the nodes under a node as rows, filtered, sorted, paged.
 
-A server holds 100k nodes; the browser gets one page. The walk reads only the cheap
-fields of every node (``Server.rows``: path, state, since, try, flags; ~3 µs a node)
-and sorts those; labels and meters cost ~20 µs a node, so they are read for the page
-shown only, unless the table is sorted by them. Times are UTC (ecFlow's state-change
-times), compared as ecFlow prints them (ISO text sorts as time).
+A server holds 100k nodes; the browser gets one page. The walk (``Server.table``,
+under the server's lock) reads from every node only what the filters and the sort
+need — a sort by state-change time reads that time and nothing else — and builds the
+whole row for the page shown; labels and meters cost ~20 µs a node, so they are read
+for the page only, unless the table is sorted by them. Times are UTC (ecFlow's
+state-change times), compared as ecFlow prints them (ISO text sorts as time).
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ from datetime import datetime, timedelta, timezone
 from .._base.states import KINDS, STATE_COLOURS
 from .._server.nodes import Attribute, parse_time
 from .._server.server import Server, normalise_path
-from .._server.walks import Row
+from .._server.walks import Row, TableSpec, first_mark
 
 __all__ = ["COLUMNS", "TableQuery", "TableRow", "TablePage", "table_page"]
 
 #: The columns, in order; each sorts the table.
 COLUMNS = ("path", "state", "since", "try", "label", "meter", "duration", "flags")
-_MARK_COLUMNS = ("label", "meter")
 _ISO = "%Y-%m-%dT%H:%M:%S"
 
 
@@ -40,6 +40,8 @@ class TableQuery:
     descending: bool = False
 
     def __post_init__(self) -> None:
+        for name in ("states", "kinds"):  # a set or a list given: kept as a frozenset
+            object.__setattr__(self, name, frozenset(getattr(self, name)))
         if self.sort not in COLUMNS:
             raise ValueError(f"unknown table column {self.sort!r}: sort by one of "
                              f"{', '.join(COLUMNS)}")
@@ -96,55 +98,31 @@ class TablePage:
 
 def table_page(server: Server, path: str = "/", query: TableQuery = TableQuery(),
                page: int = 0, size: int = 100, now: datetime | None = None) -> TablePage:
-    """Page ``page`` of the rows under ``path`` that match ``query``, in its order."""
+    """Page ``page`` of the rows under ``path`` that match ``query``, in its order (a
+    page past the end shows the last one)."""
     if size < 1:
         raise ValueError(f"a table page has at least one row, not {size}")
     path = normalise_path(path)
     now = now or datetime.now(timezone.utc)
-    rows = _matching(server.rows(path), query, now)
-    marks: dict[str, tuple[Attribute, ...]] = {}
-    if query.sort in _MARK_COLUMNS:
-        marks = server.marks(row.path for row in rows)
-        index = 0 if query.sort == "label" else 1
-        rows.sort(key=lambda r: _first(marks.get(r.path, ()))[index],
-                  reverse=query.descending)
-    elif query.sort == "duration":  # the longest in its state: the oldest change
-        rows.sort(key=_KEYS["since"], reverse=not query.descending)
-    else:
-        rows.sort(key=_KEYS[query.sort], reverse=query.descending)
-    page = max(0, min(page, max(0, (len(rows) - 1) // size)))
-    shown = rows[page * size:(page + 1) * size]
-    if not marks:
-        marks = server.marks(row.path for row in shown)
+    page = max(0, page)
+    sort, descending = query.sort, query.descending
+    if sort == "duration":  # the longest in its state: the oldest change
+        sort, descending = "since", not descending
+    spec = TableSpec(sort=sort, descending=descending, states=query.states,
+                     kinds=query.kinds, text=query.text,
+                     after=(now - query.within).strftime(_ISO) if query.within else "",
+                     start=page * size, stop=(page + 1) * size)
+    rows, total, marks = server.table(path, spec)
+    if not rows and total and page:  # past the end: the last page
+        page = (total - 1) // size
+        rows, total, marks = server.table(path, replace(spec, start=page * size,
+                                                        stop=(page + 1) * size))
     return TablePage(path, tuple(_table_row(row, marks.get(row.path, ()), now)
-                                 for row in shown), len(rows), page, size, query, now)
-
-
-def _matching(rows: list[Row], query: TableQuery, now: datetime) -> list[Row]:
-    text = query.text.lower()
-    after = (now - query.within).strftime(_ISO) if query.within is not None else ""
-    return [row for row in rows
-            if (not query.states or row.state in query.states)
-            and (not query.kinds or row.kind in query.kinds)
-            and (not text or text in row.path.lower())
-            and (not after or (row.since and row.since >= after))]
-
-
-_KEYS = {
-    "path": lambda r: r.path, "state": lambda r: (r.state, r.path),
-    "since": lambda r: r.since or "", "try": lambda r: (r.try_no, r.path),
-    "flags": lambda r: (sorted(r.flags), r.path),
-}
-
-
-def _first(marks: tuple[Attribute, ...]) -> tuple[str, str]:
-    label = next((f"{a.name}: {a.value}" for a in marks if a.kind == "label"), "")
-    meter = next((f"{a.name} {a.value}" for a in marks if a.kind == "meter"), "")
-    return label, meter
+                                 for row in rows), total, page, size, query, now)
 
 
 def _table_row(row: Row, marks: tuple[Attribute, ...], now: datetime) -> TableRow:
     since = parse_time(row.since) if row.since else None
-    label, meter = _first(marks)
+    label, meter = first_mark(marks)
     return TableRow(row.path, row.kind, row.state, since, row.try_no, row.flags, label,
                     meter, now - since if since else None)

@@ -566,10 +566,18 @@ class Server:
 
     def rows(self, path: str = "/") -> list[walks.Row]:
         """A ``Row`` (path, name, kind, state, since, try, flags) of every node under
-        ``path``: what a table sorts and filters, ~3 µs a node."""
+        ``path``, ~3 µs a node."""
         with self._defs() as defs:
             node = None if normalise_path(path) == "/" else self._find(defs, path)
             return walks.rows(walks.subtree(defs, node))
+
+    def table(self, path: str, spec: walks.TableSpec
+              ) -> tuple[list[walks.Row], int, dict[str, tuple[nodes.Attribute, ...]]]:
+        """The rows of a table of the nodes under ``path`` (``walks.table``): the page
+        ``spec`` asks for, how many nodes pass its filters, and the page's marks."""
+        with self._defs() as defs:
+            node = None if normalise_path(path) == "/" else self._find(defs, path)
+            return walks.table(walks.subtree(defs, node), spec)
 
     def marks(self, paths: Iterable[str]) -> dict[str, tuple[nodes.Attribute, ...]]:
         """What a tree draws beside each node (``nodes.marks``: labels, meters, events,
@@ -582,8 +590,8 @@ class Server:
                     found[path] = nodes.marks(node)
             return found
 
-    def search(self, query: walks.Query, limit: int = 500) -> tuple[list[str], int]:
-        """Paths of the nodes that match ``query`` (``walks.Query``): the first
+    def search(self, query: walks.SearchQuery, limit: int = 500) -> tuple[list[str], int]:
+        """Paths of the nodes that match ``query`` (``walks.SearchQuery``): the first
         ``limit`` in tree order, and how many there are."""
         with self._defs() as defs:
             return walks.search(defs, query, limit)

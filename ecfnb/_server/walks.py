@@ -69,16 +69,83 @@ def expressions(defs: Any, node: Any | None = None) -> list[Expression]:
     return found
 
 
+def row(node: Any) -> Row:
+    """A Row of one node (~3 µs)."""
+    kind = node_kind(node)
+    return Row(node.get_abs_node_path(), node.name(), kind, display_state(node),
+               node.get_state_change_time(),
+               node.get_int_try_no() if kind in ("task", "alias") else 0, node_flags(node))
+
+
 def rows(nodes: Iterable[Any]) -> list[Row]:
     """A Row of each node (~3 µs a node)."""
-    out: list[Row] = []
-    for node in nodes:
-        kind = node_kind(node)
-        out.append(Row(node.get_abs_node_path(), node.name(), kind, display_state(node),
-                       node.get_state_change_time(),
-                       node.get_int_try_no() if kind in ("task", "alias") else 0,
-                       node_flags(node)))
-    return out
+    return [row(node) for node in nodes]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """Which nodes a table shows and in what order, as the walk needs it: ``sort`` one
+    of path, state, since, try, flags, label, meter (label and meter read every node's
+    marks: ~20 µs a node), ``states``/``kinds`` (none: all), ``text`` in the path
+    (lower case), ``after`` (ISO time: changed since then), rows ``start``:``stop``."""
+
+    sort: str = "path"
+    descending: bool = False
+    states: frozenset[str] = frozenset()
+    kinds: frozenset[str] = frozenset()
+    text: str = ""
+    after: str = ""
+    start: int = 0
+    stop: int = 100
+
+
+#: Sort column -> the cheapest key (path breaks ties where values repeat).
+_SORT_KEYS: dict[str, Any] = {
+    "path": lambda n: n.get_abs_node_path(),
+    "since": lambda n: n.get_state_change_time(),
+    "state": lambda n: (display_state(n), n.get_abs_node_path()),
+    "try": lambda n: (n.get_int_try_no() if node_kind(n) in ("task", "alias") else 0,
+                      n.get_abs_node_path()),
+    "flags": lambda n: (sorted(node_flags(n)), n.get_abs_node_path()),
+}
+
+
+def table(nodes: Iterable[Any], spec: TableSpec) -> tuple[list[Row], int,
+                                                             dict[str, tuple[Any, ...]]]:
+    """The Rows ``spec.start``:``spec.stop`` of the nodes that pass its filters, in its
+    order, how many pass, and the marks of the rows returned. Only what the filters and
+    the sort need is read from every node (a sort by time over 100k nodes: its time
+    and nothing else, ~0.1 s); a whole Row is built for the rows returned only."""
+    from .nodes import marks
+
+    text = spec.text.lower()
+    if spec.sort in ("label", "meter"):
+        index = 0 if spec.sort == "label" else 1
+        key: Any = lambda n: first_mark(marks(n))[index]  # noqa: E731
+    else:
+        key = _SORT_KEYS[spec.sort]
+    chosen = nodes if isinstance(nodes, list) else list(nodes)
+    if spec.states:
+        chosen = [n for n in chosen if display_state(n) in spec.states]
+    if spec.kinds:
+        chosen = [n for n in chosen if node_kind(n) in spec.kinds]
+    if text:
+        chosen = [n for n in chosen if text in n.get_abs_node_path().lower()]
+    if spec.after:
+        chosen = [n for n in chosen if n.get_state_change_time() >= spec.after]
+    # sorted() computes each key once and is stable (ties stay in tree order, also
+    # reversed); no tuple per node: at 100k nodes the loop is most of the cost.
+    ordered = sorted(chosen, key=key, reverse=spec.descending)
+    shown = ordered[spec.start:spec.stop]
+    page = [row(node) for node in shown]
+    return page, len(ordered), {r.path: marks(n) for r, n in zip(page, shown, strict=True)}
+
+
+def first_mark(found: tuple[Any, ...]) -> tuple[str, str]:
+    """(first label as 'name: value', first meter as 'name value'), '' when none."""
+    label = next((f"{a.name}: {a.value}" for a in found if a.kind == "label"), "")
+    meter = next((f"{a.name} {a.value}" for a in found if a.kind == "meter"), "")
+    return label, meter
 
 
 def subtree(defs: Any, node: Any | None) -> Iterable[Any]:
@@ -92,7 +159,7 @@ def subtree(defs: Any, node: Any | None) -> Iterable[Any]:
 
 
 @dataclass(frozen=True)
-class Query:
+class SearchQuery:
     """What a search looks for: a ``name`` (a glob like ``post*`` or, with ``regex``, a
     regular expression; matched against the whole name), a ``path`` part, ``states``,
     ``flags`` (late, zombie, killed ...) and attribute ``kinds`` the node must have
@@ -135,7 +202,7 @@ _HAS: dict[str, Any] = {
 ATTRIBUTE_KINDS = tuple(_HAS)
 
 
-def search(defs: Any, query: Query, limit: int) -> tuple[list[str], int]:
+def search(defs: Any, query: SearchQuery, limit: int) -> tuple[list[str], int]:
     """Paths of the nodes (tree order) that match ``query``: the first ``limit``, and
     how many there are. Cheapest tests first: name, path, state, flags, attributes."""
     unknown = set(query.kinds) - set(_HAS)

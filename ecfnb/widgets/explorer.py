@@ -16,7 +16,7 @@ import ipywidgets as widgets
 from .._server.server import Server, resolve
 from ..errors import EcfnbError
 from . import tree_html
-from .panel import NodePanel
+from .panel import TABS, NodePanel
 from .tree import NodeTree, ServerView
 from .views import SearchView
 
@@ -31,6 +31,7 @@ class Explorer(widgets.HBox):
     def __init__(self, servers: Sequence[Server], path: str = "/", interval: float = 10.0,
                  read_only: bool = False, **tree_options: object) -> None:
         self.read_only = read_only
+        self._want_tab: str | None = None
         self.panel = NodePanel(read_only=read_only)
         self.tree = NodeTree(servers, interval=interval, on_select=self._selected,
                              **tree_options)  # type: ignore[arg-type]
@@ -54,8 +55,12 @@ class Explorer(widgets.HBox):
         mode = " read-only" if self.read_only else ""
         return f"<Explorer{mode} of {', '.join(v.address for v in self.tree.views)}>"
 
-    def select(self, path: str, server: int | str = 0) -> None:
-        """Select ``path`` in the tree and show it in the panel."""
+    def select(self, path: str, server: int | str = 0, tab: str | None = None) -> None:
+        """Select ``path`` in the tree and show it in the panel, on ``tab`` if given
+        ('Triggers', 'Table', ...: one of ``panel.tab_names`` for that node)."""
+        if tab is not None and tab not in TABS:
+            raise ValueError(f"unknown tab {tab!r}: use one of {', '.join(TABS)}")
+        self._want_tab = tab
         self.tree.select(path, server)
 
     def close(self) -> None:
@@ -90,7 +95,8 @@ class Explorer(widgets.HBox):
 
     def _selected(self, view: ServerView, path: str) -> None:
         self.tree.catch_up(view)  # the panel must not show an older state than the tree
-        self.panel.show(view.server, view.fsmap, path)
+        tab, self._want_tab = self._want_tab, None
+        self.panel.show(view.server, view.fsmap, path, tab=tab)
 
     def _changed(self, view: ServerView, info: object) -> None:
         """The poller saw the shown node change: the kernel's copy catches up (the

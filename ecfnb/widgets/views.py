@@ -23,7 +23,7 @@ from .._map.fsmap import FileSystemMap
 from .._map.timeline import timeline
 from .._server.nodes import NodeInfo
 from .._server.server import Server
-from .._server.walks import ATTRIBUTE_KINDS, Query
+from .._server.walks import ATTRIBUTE_KINDS, SearchQuery
 from ..errors import EcfnbError
 from . import tree_html, views_html
 from .follow import Debouncer, FileFollower
@@ -392,8 +392,8 @@ class SearchView(widgets.VBox):
         self.add_class("ecfnb-search-box")
 
     @property
-    def query(self) -> Query:
-        return Query(name=self.name.value.strip(), regex=self.regex.value,
+    def query(self) -> SearchQuery:
+        return SearchQuery(name=self.name.value.strip(), regex=self.regex.value,
                      path=self.path.value.strip(),
                      states=frozenset({self.state.value}) if self.state.value else frozenset(),
                      flags=frozenset({self.flag.value}) if self.flag.value else frozenset(),
@@ -402,7 +402,7 @@ class SearchView(widgets.VBox):
     def search(self) -> None:
         """Search now (typing calls this once it pauses)."""
         query = self.query
-        if query == Query():
+        if query == SearchQuery():
             self.results.value = ""
             return
         try:

@@ -191,8 +191,9 @@ def _close(widget: widgets.Widget) -> None:
 
 def watch(server_or_address: Server | str | None = None,
           paths: Iterable[str] | str | None = None, interval: float = 10,
-          **kwargs: Any) -> WatchPanel:
-    """Start an AbortWatcher (``kwargs`` as AbortWatcher's) and return its live panel.
+          notify: bool = True, **kwargs: Any) -> WatchPanel:
+    """Start an AbortWatcher (``kwargs`` as AbortWatcher's) and return its live panel;
+    ``notify`` also tells of each new abort with a desktop notification.
 
     The polling runs in a child process: the kernel stays responsive when the server
     is down. ``panel.watcher`` is the watcher; ``panel.close()`` or the Stop button
@@ -201,7 +202,7 @@ def watch(server_or_address: Server | str | None = None,
     if isinstance(paths, str):
         paths = [paths]
     watcher = AbortWatcher(server_or_address, paths, interval, **kwargs)
-    panel = WatchPanel(watcher)  # listening before the first poll: no status missed
+    panel = WatchPanel(watcher, notify=notify)  # listening before the first poll
     try:
         watcher.start()
     except BaseException:
