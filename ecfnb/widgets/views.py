@@ -80,11 +80,22 @@ class View:
     def stop(self) -> None:
         """The tab is hidden or the panel shows another node: end any thread."""
 
+    def redraw(self, _change: Any = None) -> None:
+        """Draw again (a control of the view changed)."""
+        if self.info is not None:
+            self.changed(self.info)
+
+    def html_view(self, name: str) -> HtmlView:
+        """The view's clickable HTML (``self.view``), its links handled by ``_clicked``."""
+        self.view = HtmlView(on_click=self._clicked)
+        self.view.add_class(f"ecfnb-{name}-view")
+        return self.view
+
     def draw(self) -> None:  # pragma: no cover - each view draws
         raise NotImplementedError
 
-    def show_error(self, exc: Exception) -> None:  # pragma: no cover - each view shows
-        raise NotImplementedError
+    def show_error(self, exc: Exception) -> None:
+        self.view.value = _error(exc)
 
     def _clicked(self, name: str, arg: str) -> None:
         if name == "select" and arg:
@@ -100,10 +111,8 @@ class TriggersView(View):
         super().__init__(*args, **kwargs)
         self.depth = widgets.ToggleButtons(options=[("1 level", 1), ("2 levels", 2)],
                                            value=1, style={"button_width": "5em"})
-        self.depth.observe(lambda _c: self.changed(self.info) if self.info else None,
-                           "value")
-        self.view = HtmlView(on_click=self._clicked)
-        self.view.add_class("ecfnb-triggers-view")
+        self.depth.observe(self.redraw, "value")
+        self.html_view("triggers")
         self.widget.children = [self.depth, self.view]
 
     def draw(self) -> None:
@@ -115,9 +124,6 @@ class TriggersView(View):
         found = triggers.triggers(self.server, self.info.path, limit=200)
         picture = triggers.neighbourhood(self.server, self.info.path, depth=self.depth.value)
         self.view.value = views_html.triggers_html(found, picture)
-
-    def show_error(self, exc: Exception) -> None:
-        self.view.value = _error(exc)
 
 
 class LogView(View):
@@ -140,8 +146,7 @@ class LogView(View):
         self.caption.add_class("ecfnb-log-caption")
         self.lines = TextView()
         self.lines.add_class("ecfnb-log-lines")
-        self.filter.observe(lambda _c: self.changed(self.info) if self.info else None,
-                            "value")
+        self.filter.observe(self.redraw, "value")
         self.more.on_click(lambda _b: self.load_more())
         self.widget.children = [widgets.HBox([self.filter, self.more, self.caption]),
                                 self.lines]
@@ -231,9 +236,8 @@ class ZombiesView(View):
         self.reload = widgets.Button(description="refresh", icon="refresh",
                                      layout=widgets.Layout(width="auto"))
         self.reload.add_class("ecfnb-zombies-refresh")
-        self.reload.on_click(lambda _b: self.changed(self.info) if self.info else None)
-        self.view = HtmlView(on_click=self._clicked)
-        self.view.add_class("ecfnb-zombies-view")
+        self.reload.on_click(self.redraw)
+        self.html_view("zombies")
         self.widget.children = [self.reload, self.view]
 
     def draw(self) -> None:
@@ -252,13 +256,10 @@ class ZombiesView(View):
 
         def run() -> str:
             report = run_zombie_action(server, action, path)
-            self.changed(self.info) if self.info else None
+            self.redraw()
             return report
         self.confirm(ZOMBIE_ACTIONS[action].question.format(path=path), run)
         return None
-
-    def show_error(self, exc: Exception) -> None:
-        self.view.value = _error(exc)
 
 
 class TimelineView(View):
@@ -273,10 +274,8 @@ class TimelineView(View):
                                        value=None, description="runs in",
                                        layout=widgets.Layout(width="18em"))
         self.period.add_class("ecfnb-timeline-period")
-        self.period.observe(lambda _c: self.changed(self.info) if self.info else None,
-                            "value")
-        self.view = HtmlView(on_click=self._clicked)
-        self.view.add_class("ecfnb-timeline-view")
+        self.period.observe(self.redraw, "value")
+        self.html_view("timeline")
         self.widget.children = [self.period, self.view]
 
     def draw(self) -> None:
@@ -286,9 +285,6 @@ class TimelineView(View):
         found = timeline(self.server, self.info.path, since=since)
         self.view.value = (found.svg(now=now) + "<h4>Run times</h4>" +
                            views_html.durations_html(found.durations(), self.info.path))
-
-    def show_error(self, exc: Exception) -> None:
-        self.view.value = _error(exc)
 
 
 class TableView(View):
@@ -315,8 +311,7 @@ class TableView(View):
         self.state.observe(lambda _c: self._refilter(), "value")
         self.within.observe(lambda _c: self._refilter(), "value")
         self.text.observe(lambda _c: self._debounce.call(), "value")
-        self.view = HtmlView(on_click=self._clicked)
-        self.view.add_class("ecfnb-table-view")
+        self.html_view("table")
         self.query = table.TableQuery()
         self.page = 0
         self.widget.children = [widgets.HBox([self.state, self.text, self.within]),
@@ -334,8 +329,7 @@ class TableView(View):
             text=self.text.value.strip(), within=self.within.value,
             sort=self.query.sort, descending=self.query.descending)
         self.page = 0
-        if self.info is not None:
-            self.changed(self.info)
+        self.redraw()
 
     def _clicked(self, name: str, arg: str) -> None:
         if name == "sort" and arg in table.COLUMNS:
@@ -344,12 +338,8 @@ class TableView(View):
             self.page = int(arg)
         else:
             return super()._clicked(name, arg)
-        if self.info is not None:
-            self.changed(self.info)
+        self.redraw()
         return None
-
-    def show_error(self, exc: Exception) -> None:
-        self.view.value = _error(exc)
 
 
 class SearchView(widgets.VBox):
