@@ -229,7 +229,10 @@ def test_explore_notebook_tree_output_and_live_refresh(lab, page, explore_demo):
         expander(page, "/demo/monitor").click()
         progress.wait_for(timeout=10_000)
         assert background(progress) == STATE_COLOURS["active"]
-        assert "progress=" in anchor(page, "/demo/monitor/progress").inner_text()
+        meter = anchor(page, "/demo/monitor/progress").locator(
+            '[data-ecf-mark="meter:progress"]')  # drawn as a bar with its value
+        assert meter.get_attribute("title").startswith("meter progress 0 100")
+        assert meter.inner_text().split()[-1] == meter.get_attribute("data-value")
 
         # A state changed from outside reaches the page by the refresh alone.
         assert states[REPORT][1] == "queued"
@@ -476,7 +479,8 @@ def test_server_row_shows_the_server_and_only_server_commands(lab, page, explore
         assert explore_demo.address in header.inner_text()
         assert MODEL not in header.inner_text()
         titles = panel.locator(".ecfnb-panel-tabs .lm-TabBar-tab").all_inner_texts()
-        assert [t.strip() for t in titles] == ["Server", "Attributes", "Variables", "Why"]
+        assert [t.strip() for t in titles] == ["Server", "Attributes", "Variables", "Why",
+                                               "Zombies", "Log", "Table", "Timeline"]
         visible = [name for name, button in zip(NODE_ACTIONS, node_buttons, strict=True)
                    if button.is_visible()]
         assert visible == [], f"node actions offered on the server's row: {visible}"

@@ -50,6 +50,11 @@ def test_every_public_function_works_twice(demo, tmp_path):
         assert ecfnb.incident("/demo/forecast/post", server).path == "/demo/forecast/post"
         assert ecfnb.timeline(server, "/demo").runs
         assert ecfnb.parse_log([]) == []
+        assert ecfnb.triggers(server, "/demo/forecast/post").waits_on
+        assert ecfnb.neighbourhood(server, "/demo/forecast/post").centre == \
+            "/demo/forecast/post"
+        assert len(ecfnb.log_page(server, 5).lines) == 5
+        assert ecfnb.table_page(server, "/demo").total > 0
         explorer = ecfnb.explore(server, interval=60)
         explorer.close()
         panel = ecfnb.watch(server, interval=60)
@@ -69,10 +74,13 @@ def test_every_public_function_works_twice(demo, tmp_path):
     functions = {name for name in ecfnb.__all__
                  if isinstance(getattr(ecfnb, name), types.FunctionType)}
     # Every public function is called above (twice), but those that act on the world:
-    # mount/umount (test_fuse), run_action (test_actions), mails (test_watch).
+    # mount/umount (test_fuse), run_action (test_actions), mails (test_watch),
+    # run_zombie_action (test_panels).
     called = {"connect", "resolve", "incident", "timeline", "parse_log", "explore", "watch",
               "load_ipython_extension", "parse_address", "format_address", "check_action",
               "available_actions", "actions_for", "fuse_available", "mounts", "is_mounted",
-              "jupyterfs_config", "free_port"}
-    acting = {"mount", "umount", "run_action", "send_event", "event_message", "check_smtp"}
+              "jupyterfs_config", "free_port", "triggers", "neighbourhood", "log_page",
+              "table_page"}
+    acting = {"mount", "umount", "run_action", "send_event", "event_message", "check_smtp",
+              "run_zombie_action"}
     assert functions == called | acting
