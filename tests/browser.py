@@ -247,6 +247,14 @@ def shut_kernels_down(lab) -> None:
         assert status == 204, reply
 
 
+#: autoStartDefaultKernel: without it, JupyterLab 4.6 asks "Select Kernel" for a notebook
+#: it has not run before. windowingMode none: with the default (contentVisibility), the
+#: explorer's output is not "visible" to playwright once Run All has scrolled the
+#: notebook to its last cell (seen: a 90 s wait for the tree in a notebook that had run).
+NOTEBOOK_SETTINGS = {"@jupyterlab/notebook-extension/tracker": {
+    "autoStartDefaultKernel": True, "windowingMode": "none"}}
+
+
 # -- notebooks with explorers (the recipes of test_browser_explorer.py, shared) -------------
 def write_notebook(lab: Lab, name: str, *sources: str) -> None:
     """A notebook of code cells ``sources`` in the lab's root."""
@@ -270,9 +278,9 @@ def open_and_run(page, lab: Lab, name: str, widget: str = ".ecfnb-explorer") -> 
 
 def click_tab(scope, title: str) -> None:
     """Click the node panel's tab ``title`` and wait until it is the current one."""
-    tab = scope.locator(".ecfnb-panel-tabs .lm-TabBar-tab", has_text=title)
+    tab = scope.locator(".ecfnb-panel-tabs button", has_text=title)
     tab.click()
-    scope.locator(".ecfnb-panel-tabs .lm-TabBar-tab.lm-mod-current",
+    scope.locator(".ecfnb-panel-tabs button.mod-active",
                   has_text=title).wait_for(timeout=10_000)
 
 

@@ -20,7 +20,6 @@ After each test its kernels are shut down and the explorer's polling process mus
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -32,14 +31,22 @@ import pytest
 from ecfnb import STATE_COLOURS, DemoServer, FileSystemMap, Server
 
 from browser import (
+    NOTEBOOK_SETTINGS,
+    anchor,
     chromium_page,
+    click_tab,
+    expander,
+    node_span,
+    open_and_run,
     prompts,
     require_chromium,
-    run_all,
+    root_anchor,
     screenshot,
     shut_kernels_down,
     start_lab,
     stop_lab,
+    text_lines,
+    write_notebook,
 )
 from conftest import get_state, make_read_only, wait_for
 
@@ -57,12 +64,6 @@ SERVER_ACTIONS = ("restart", "shutdown", "halt", "checkpoint")
 XSS = '<img src=x onerror="window.__xss=1">'
 ERRLINE_BACKGROUND = "rgb(255,235,238)"  # .ecfnb-errline's #ffebee
 
-#: autoStartDefaultKernel: without it, JupyterLab 4.6 asks "Select Kernel" for a notebook
-#: it has not run before. windowingMode none: with the default (contentVisibility), the
-#: explorer's output is not "visible" to playwright once Run All has scrolled the
-#: notebook to its last cell (seen: a 90 s wait for the tree in a notebook that had run).
-NOTEBOOK_SETTINGS = {"@jupyterlab/notebook-extension/tracker": {
-    "autoStartDefaultKernel": True, "windowingMode": "none"}}
 
 
 # -- fixtures -------------------------------------------------------------------------------
@@ -115,34 +116,14 @@ def tree_pollers(ports: list[int]) -> list[str]:
             if any(f"ecfnb.widgets.poller localhost:{port} " in line for port in ports)]
 
 
-def write_notebook(lab, name: str, *sources: str) -> None:
-    cells = [{"cell_type": "code", "execution_count": None, "id": f"cell{i}", "metadata": {},
-              "outputs": [], "source": source} for i, source in enumerate(sources)]
-    (lab.root_dir / name).write_text(json.dumps({
-        "cells": cells, "nbformat": 4, "nbformat_minor": 5,
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                    "language": "python"}}}))
 
 
-def open_and_run(page, lab, name: str) -> list[str]:
-    page.goto(f"{lab.url}/lab/tree/{name}?reset")
-    page.locator(".jp-Notebook .jp-Cell >> visible=true").first.wait_for(timeout=60_000)
-    ran = run_all(page)
-    page.locator(".ecfnb-explorer").first.scroll_into_view_if_needed()
-    return ran
 
 
-def node_span(scope, path: str):
-    return scope.locator(f'.ecfnb-tree span.ecfnb-node[data-ecf-path="{path}"]')
 
 
-def anchor(scope, path: str):
-    return scope.locator(f'.ecfnb-tree span.ecfnb-tree-anchor:has(span[data-ecf-path="{path}"])')
 
 
-def expander(scope, path: str):
-    """The open/close triangle of ``path``'s row."""
-    return anchor(scope, path).locator("xpath=../span[contains(@class,'ecfnb-tree-toggle')]")
 
 
 def background(locator) -> str:
@@ -150,25 +131,14 @@ def background(locator) -> str:
     return re.sub(r"\s", "", css)
 
 
-def click_tab(scope, title: str) -> None:
-    tab = scope.locator(".ecfnb-panel-tabs .lm-TabBar-tab", has_text=title)
-    tab.click()
-    scope.locator(".ecfnb-panel-tabs .lm-TabBar-tab.lm-mod-current",
-                  has_text=title).wait_for(timeout=10_000)
 
 
 def output_text(scope):
     return scope.locator(".ecfnb-tab-output pre.ecfnb-text-output")
 
 
-def root_anchor(scope):
-    """The server's own row: its label is ``<b data-ecf-path="/">address</b>``."""
-    return scope.locator('.ecfnb-tree span.ecfnb-tree-anchor:has(b[data-ecf-path="/"])')
 
 
-def text_lines(locator) -> list[str]:
-    """The lines a ``<pre>`` shows (its innerText: what the user reads)."""
-    return locator.inner_text().rstrip("\n").split("\n")
 
 
 def explore_cell(address: str | None = None, **options: object) -> str:
@@ -372,8 +342,8 @@ def test_confirmation_buttons_show_their_whole_text(lab, page, explore_demo):
         assert asked["right"] <= shown["yes"]["left"] + 1, (asked, shown["yes"])
         assert shown["yes"]["right"] <= shown["no"]["left"] + 1, shown
         # The tab titles too ("Attributes" was cut to "Attribute" in a narrow panel).
-        for tab in panel.locator(".ecfnb-panel-tabs .lm-TabBar-tab").all():
-            label = tab.locator(".lm-TabBar-tabLabel").evaluate(measure)
+        for tab in panel.locator(".ecfnb-panel-tabs button").all():
+            label = tab.evaluate(measure)
             assert label["scroll"] <= label["client"] + 1, label
         screenshot(page, "explorer-confirm")
 
@@ -466,7 +436,7 @@ def test_server_row_shows_the_server_and_only_server_commands(lab, page, explore
         assert all(button.is_hidden() for button in server_buttons.values())
 
         root_anchor(page).click()
-        page.locator(".ecfnb-panel-tabs .lm-TabBar-tab.lm-mod-current",
+        page.locator(".ecfnb-panel-tabs button.mod-active",
                      has_text="Server").wait_for(timeout=10_000)
         summary = panel.locator(".ecfnb-tab-server table.ecfnb-server-summary")
         summary.wait_for(timeout=10_000)
@@ -478,7 +448,7 @@ def test_server_row_shows_the_server_and_only_server_commands(lab, page, explore
         assert rows["server"] == explore_demo.address, rows
         assert explore_demo.address in header.inner_text()
         assert MODEL not in header.inner_text()
-        titles = panel.locator(".ecfnb-panel-tabs .lm-TabBar-tab").all_inner_texts()
+        titles = panel.locator(".ecfnb-panel-tabs button").all_inner_texts()
         assert [t.strip() for t in titles] == ["Server", "Attributes", "Variables", "Why",
                                                "Zombies", "Log", "Table", "Timeline"]
         visible = [name for name, button in zip(NODE_ACTIONS, node_buttons, strict=True)

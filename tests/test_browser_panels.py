@@ -12,8 +12,10 @@ ecfnb's code:
 - Log: the server row shows the tail of ECF_LOG, "load more" the older lines, the
   filter narrows, a node shows only the lines naming it (not its sibling ``t2``), new
   lines arrive with no cell re-run, error lines are marked;
-- Zombies: a real zombie with its type; a read-only user is refused by the server,
-  a ``read_only=True`` explorer offers no action; Fob and Remove reach the server;
+- Zombies: a real zombie with its type; Fob and Remove reach the server; a user the
+  white list makes read-only is told what the server did with its command (ecFlow 5.9
+  carries out a read-only user's zombie commands), a ``read_only=True`` explorer
+  offers no action;
 - Timeline: a bar for each task the log shows submitted, run counts per task; a click
   on a bar selects the task;
 - Table and search: 1,055 nodes counted, sorted, filtered and paged as
@@ -35,7 +37,7 @@ import re
 import subprocess
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,7 @@ import pytest
 from ecfnb import DemoServer
 
 from browser import (
+    NOTEBOOK_SETTINGS,
     anchor,
     chromium_page,
     click_tab,
@@ -60,15 +63,11 @@ from browser import (
 from conftest import NODE_LINE, get_state, make_read_only, wait_for
 from helpers import client, job, job_output, suite_head, task_state
 
-#: As in test_browser_explorer: no "Select Kernel" dialog, and widgets scrolled out of
-#: sight stay in the DOM (playwright must see them).
-NOTEBOOK_SETTINGS = {"@jupyterlab/notebook-extension/tracker": {
-    "autoStartDefaultKernel": True, "windowingMode": "none"}}
-
 
 # -- fixtures -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
+    """One JupyterLab for the module, as the test's own user (no ECF_USER leaking in)."""
     require_chromium()
     root = tmp_path_factory.mktemp("panels-lab")
     with pytest.MonkeyPatch.context() as patch:
@@ -229,6 +228,16 @@ def as_shown(raw: str) -> str:
     return f"{local.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} {kind} {text}".rstrip()
 
 
+def wait_equal(shown, expected, what: str, timeout: float = 20) -> None:
+    """Wait until ``shown()`` equals ``expected()``; else fail showing both."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if shown() == expected():
+            return
+        time.sleep(0.3)
+    assert shown() == expected(), what
+
+
 def names_node(raw: str, path: str) -> bool:
     """Whether a log line names ``path`` or a node below it (``/s/t2`` is not ``/s/t``)."""
     return re.search(rf"(?:^|[\s:\[(]){re.escape(path)}(?=$|[\s/:,)])", raw) is not None
@@ -343,7 +352,12 @@ def test_triggers_waits_on_waited_by_and_the_picture(lab, triggers_server, page)
 
         # A box is a link; two levels around d07 reach x, behind the hub.
         target = drawn[6]
-        picture.locator(f'g.ecfnb-box[data-ecf-path="{target}"]').click()
+        box = picture.locator(f'g.ecfnb-box[data-ecf-path="{target}"]')
+        box.hover()  # the box is outlined, its name stays readable (no stroke on the text)
+        assert box.evaluate("g => [getComputedStyle(g.querySelector('rect')).strokeWidth, "
+                            "getComputedStyle(g.querySelector('text')).stroke]") == \
+            ["1.5px", "none"]
+        box.click()
         wait_shown(page, target)
         view.locator(f'.ecfnb-triggers[data-ecf-path="{target}"]').wait_for(timeout=10_000)
         assert data(view.locator("ul.ecfnb-waits-on li.ecfnb-ref"), "ecfRef", "state") == \
@@ -367,6 +381,8 @@ def log_server(ports):
 
 
 def test_log_tail_more_filter_node_and_live_lines(lab, log_server, page):
+    """Where the page is wrong, the test goes on with what it can still check, and fails
+    at the end naming every difference it saw (``wrong``)."""
     server, port = log_server, log_server.port
     subprocess.run(["bash", "-c", f'for i in $(seq 1 250); do ecflow_client --host localhost '
                     f'--port {port} --msg="filler $i" || exit 1; done'], check=True, timeout=120)
@@ -374,11 +390,12 @@ def test_log_tail_more_filter_node_and_live_lines(lab, log_server, page):
                  ("--force=queued", "/lg/t2")):
         client(port, *args)
     assert len(log_file_lines(server)) > 250
-    write_notebook(lab, "log.ipynb", "from ecfnb.widgets import views\nviews.LogView.changed = views.View.changed  # DEV", explore_cell(server.address, interval=30))
+    write_notebook(lab, "log.ipynb", explore_cell(server.address, interval=30))
     lines = page.locator(".ecfnb-view-log .ecfnb-log-lines pre")
     caption = page.locator(".ecfnb-view-log .ecfnb-log-caption")
     more = page.locator(".ecfnb-view-log button.ecfnb-log-more")
     search = page.locator(".ecfnb-view-log .ecfnb-log-filter input")
+    wrong: list[str] = []
 
     def shown() -> list[str]:
         return [line.rstrip() for line in text_lines(lines)]
@@ -395,6 +412,14 @@ def test_log_tail_more_filter_node_and_live_lines(lab, log_server, page):
             return (page_lines, expected) if ok else None
         return wait_for(check, timeout=20, interval=0.3,
                         what="the page's log lines to be the file's last lines")
+
+    def soon(predicate, what: str, timeout: float = 15) -> bool:
+        try:
+            wait_for(predicate, timeout=timeout, interval=0.3, what=what)
+            return True
+        except AssertionError:
+            wrong.append(what)
+            return False
 
     with shots(page, "panels-log"):
         open_and_run(page, lab, "log.ipynb")
@@ -417,28 +442,28 @@ def test_log_tail_more_filter_node_and_live_lines(lab, log_server, page):
         wait_for(more.is_disabled, timeout=10, what="load more disabled at the log's start")
         assert "the start of the log" in caption.inner_text()
 
-        # The filter narrows to the lines containing its text (any case).
+        # The filter narrows to the lines containing its text (any case); a new line
+        # that passes it appears by itself, one that does not, not.
         search.fill("FILLER 1")
         search.press("Enter")
 
         def filtered(raw: str) -> bool:
             return "filler 1" in raw.lower()
-        wait_for(lambda: shown() == file_shown(filtered), timeout=20,
-                 what="only the 'filler 1' lines")
-        assert len(shown()) == 111  # filler 1, 10-19, 100-199
-
-        # A new line that passes the filter appears by itself; one that does not, not.
-        client(port, "--msg=not shown here")
-        client(port, "--msg=filler 1 live")
-        wait_for(lambda: "--msg=filler 1 live" in shown()[-1]
-                 and shown() == file_shown(filtered), timeout=15,
-                 what="the new log line in the page")
-        assert not any("not shown here" in line for line in shown())
-        assert "live" in caption.inner_text()
-
-        # No filter: the whole tail again; an error line arrives live and is marked.
+        if soon(lambda: shown() == file_shown(filtered),
+                "the filter 'FILLER 1' (typed, Enter) did not narrow the server log to the "
+                f"{len(file_shown(filtered))} lines containing it"):
+            assert len(shown()) == 111  # filler 1, 10-19, 100-199
+            client(port, "--msg=not shown here")
+            client(port, "--msg=filler 1 live")
+            soon(lambda: "--msg=filler 1 live" in shown()[-1]
+                 and shown() == file_shown(filtered),
+                 "a new line passing the filter did not appear in the page")
+            assert not any("not shown here" in line for line in shown())
+            assert "live" in caption.inner_text()
         search.fill("")
         search.press("Enter")
+
+        # The whole tail; an error line arrives live and is marked.
         tail_of_file(200)
         client(port, "--requeue", "/lg/missing", check=False)
         errors = page.locator(".ecfnb-view-log span.ecfnb-errline")
@@ -449,17 +474,25 @@ def test_log_tail_more_filter_node_and_live_lines(lab, log_server, page):
         assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (ERR|WAR) ", t)
                    for t in errors.all_inner_texts())
 
-        # A task's Log: only the lines naming it (not its sibling t2), new ones live.
+        # A task's Log: the Log tab stays open from the server's row to the task, and
+        # shows only the lines naming it (not its sibling t2), new ones live.
         if anchor(page, "/lg/t").count() == 0:
             expander(page, "/lg").click()
         anchor(page, "/lg/t").click()
         wait_shown(page, "/lg/t")
+        log_tab = page.locator(".ecfnb-panel-tabs button.mod-active",
+                               has_text="Log")
+        time.sleep(2)  # the tab bar settles (kernel and browser both set the tab)
+        if log_tab.count() == 0:
+            current = page.locator(".ecfnb-panel-tabs button.mod-active")
+            wrong.append("selecting /lg/t from the server row's Log tab left the Log tab: "
+                         f"the current tab is {current.all_inner_texts()}")
+            click_tab(page, "Log")
         caption.filter(has_text="lines about /lg/t and below").wait_for(timeout=20_000)
 
         def about_t(raw: str) -> bool:
             return names_node(raw, "/lg/t")
-        wait_for(lambda: shown() == file_shown(about_t), timeout=20,
-                 what="the lines naming /lg/t")
+        wait_equal(shown, lambda: file_shown(about_t), "the lines naming /lg/t")
         page_lines = shown()
         assert any(line.endswith("--force=aborted /lg/t :" + line.rsplit(":", 1)[-1])
                    for line in page_lines), page_lines
@@ -472,6 +505,7 @@ def test_log_tail_more_filter_node_and_live_lines(lab, log_server, page):
                  and shown() == file_shown(about_t), timeout=15,
                  what="the new lines about /lg/t")
         assert not any("/lg/t2" in line for line in shown())
+    assert not wrong, "the Log view differs from the server:\n- " + "\n- ".join(wrong)
 
 
 # -- 3. zombies -----------------------------------------------------------------------------
@@ -484,7 +518,7 @@ def zombie_server(ports):
     yield from serve(ports, definition=ZOMBIES_DEF, files={"zz/z.ecf": job("sleep 600\n")})
 
 
-def test_zombies_listed_refused_hidden_fobbed_and_removed(lab, zombie_server, page):
+def test_zombies_listed_acted_on_and_hidden_when_read_only(lab, zombie_server, page):
     server, port = zombie_server, zombie_server.port
     wait_for(lambda: task_state(port, ZOMBIE)["state"] == "active", timeout=30,
              what=f"{ZOMBIE} running")
@@ -524,16 +558,6 @@ def test_zombies_listed_refused_hidden_fobbed_and_removed(lab, zombie_server, pa
         # read_only=True: the zombie is listed, no action offered.
         assert locked.locator(".ecfnb-zombies-view a[class*='ecfnb-zombie-']").count() == 0
 
-        # A user the server makes read-only: the server's refusal is shown.
-        reader.locator("a.ecfnb-zombie-fob").click()
-        confirm = reader.locator(".ecfnb-panel-confirm")
-        confirm.filter(has_text=f"Fob the zombie of {ZOMBIE}?").wait_for(timeout=10_000)
-        confirm.locator("button.ecfnb-panel-yes").click()
-        message = reader.locator(".ecfnb-panel-message")
-        message.filter(has_text="no *write* access").wait_for(timeout=20_000)
-        assert "refused" in message.inner_text()
-        assert zombies_now(port)[ZOMBIE]["action"] == "auto-block"
-
         # Fob, confirmed: the server fobs it.
         writer.locator("a.ecfnb-zombie-fob").click()
         confirm = writer.locator(".ecfnb-panel-confirm")
@@ -544,6 +568,32 @@ def test_zombies_listed_refused_hidden_fobbed_and_removed(lab, zombie_server, pa
         after = zombies_now(port)[ZOMBIE]
         assert after["action"] == "manual-fob", after
         row.locator("td", has_text=after["action"]).wait_for(timeout=10_000)  # redrawn
+
+        # A user the white list makes read-only: the page says what the server did. (The
+        # server decides: ecFlow 5.9 refuses such a user's node commands but carries out
+        # its zombie commands; a server that refuses must have its text shown.)
+        before = len(log_file_lines(server))
+        reader.locator("a.ecfnb-zombie-fail").click()
+        asked = reader.locator(".ecfnb-panel-confirm")
+        asked.filter(has_text=f"Fail the zombie of {ZOMBIE}?").wait_for(timeout=10_000)
+        asked.locator("button.ecfnb-panel-yes").click()
+        said = reader.locator(".ecfnb-panel-message")
+        said.locator("span").first.wait_for(timeout=20_000)
+        wait_for(lambda: said.inner_text().strip(), timeout=20, what="the reader's outcome")
+        new_lines = log_file_lines(server)[before:]
+        asked_line = [i for i, raw in enumerate(new_lines)
+                      if f"--zombie_fail={ZOMBIE} :{env['ECF_USER']}@" in raw]
+        assert asked_line, new_lines  # the request reached the server as that user
+        refusal = [raw for raw in new_lines[asked_line[0] + 1:asked_line[0] + 3]
+                   if raw.startswith("ERR:") and "access" in raw]
+        if refusal:
+            assert "no *write* access" in said.inner_text()
+            assert "refused" in said.inner_text()
+            assert zombies_now(port)[ZOMBIE]["action"] == "manual-fob"
+        else:
+            assert said.inner_text().strip() == f"The zombie of {ZOMBIE} will fail its job."
+            assert zombies_now(port)[ZOMBIE]["action"] == "manual-fail"
+        print(f"a read-only user's zombie command was {'refused' if refusal else 'done'}")
 
         # Remove, confirmed: gone from the server's list and from the page.
         writer.locator("a.ecfnb-zombie-remove").click()
@@ -629,6 +679,8 @@ def test_table_sorts_filters_pages_and_search_finds(lab, generated, page):
     def at(first: int, last: int, total: int) -> None:
         count.filter(has_text=f"rows {first}–{last} of {total} ").wait_for(timeout=20_000)
 
+    wrong: list[str] = []  # what the page gets wrong; the test goes on, then fails
+
     with shots(page, "panels-table"):
         open_and_run(page, lab, "table.ipynb")
         wait_shown(page, base, timeout=30_000)
@@ -671,6 +723,24 @@ def test_table_sorts_filters_pages_and_search_finds(lab, generated, page):
         at(1, len(aborted_g01), len(aborted_g01))
         assert sorted(p for p, _ in rows()) == aborted_g01
 
+        # "changed": it first says "any time"; "last 10 minutes" keeps the nodes whose
+        # state changed since then (all of this suite, loaded a moment ago).
+        filters.locator(".ecfnb-table-state select").select_option(label="any state")
+        filters.locator(".ecfnb-table-text input").fill("")
+        at(1, 100, len(nodes))
+        within = filters.locator(".ecfnb-table-within select")
+        choice = within.evaluate("s => s.selectedIndex < 0 ? '' : "
+                                 "s.options[s.selectedIndex].text").replace("\xa0", " ")
+        if choice != "any time":  # (ipywidgets draws an option's spaces as no-break ones)
+            wrong.append(f'the "changed" filter shows {choice!r}, not "any time", while it '
+                         "keeps every row")
+        within.select_option(label="last 10 minutes")
+        since = (datetime.now(timezone.utc) - timedelta(minutes=10)).strftime(
+            "%Y-%m-%d %H:%M:%S")
+        recent = sum(t >= since for t in since_times(port, base))
+        assert recent == len(nodes)
+        at(1, 100, recent)
+
         # The search box: a glob typed, no Enter.
         pattern = "t00*"
         matches = [p for p in states if fnmatch.fnmatchcase(p.rsplit("/", 1)[1].lower(),
@@ -691,6 +761,7 @@ def test_table_sorts_filters_pages_and_search_finds(lab, generated, page):
         wait_shown(page, chosen)
         page.locator(".ecfnb-tree li.ecfnb-tree-selected > span.ecfnb-tree-anchor "
                      f'span[data-ecf-path="{chosen}"]').wait_for(timeout=10_000)
+    assert not wrong, "the table differs from the server:\n- " + "\n- ".join(wrong)
 
 
 # -- 6. every try's output and the job status -----------------------------------------------
@@ -917,7 +988,8 @@ def test_one_desktop_notification_per_abort(lab, notify_server, kernels_down):
         time.sleep(3)  # three more polls see the same abort
         (note,) = notes()
         assert note["title"] == "ecFlow: /nt/a aborted", note
-        assert server.address in note["body"] or f":{port}" in note["body"], note
+        try_no = task_state(port, "/nt/a").get("try", "0")
+        assert note["body"].startswith(f"{server.address} · try {try_no} · "), note
 
         # Forced aborted again: ecFlow records no new abort (no log line), nor does the page.
         client(port, "--force=aborted", "/nt/a")

@@ -53,6 +53,19 @@ RUNNING = ("submitted", "active")
 HIDE, SHOW = "none", ""
 
 
+class TabBar(widgets.ToggleButtons):
+    """The panel's tab titles: ``index`` (also ``selected_index``, as on a Tab) is the
+    shown tab's place in the node's tabs."""
+
+    @property
+    def selected_index(self) -> int | None:
+        return self.index
+
+    @selected_index.setter
+    def selected_index(self, index: int | None) -> None:
+        self.index = index
+
+
 class NodePanel(widgets.VBox):
     """Shows the node given to ``show(server, fsmap, path)``. ``output_lines`` is how
     much of a job output is shown first ("load more" doubles it). ``on_action(path)``
@@ -74,6 +87,7 @@ class NodePanel(widgets.VBox):
         self._pending: str | tuple[str, Callable[[], str]] | None = None
         self._follow: FileFollower | None = None
         self._status_thread: threading.Thread | None = None
+        self._tab_loads = 0  # tabs loaded by a change of index
         self.header = widgets.HTML("<i>select a node in the tree</i>")
         self.buttons = {name: widgets.Button(description=action.label,
                                              layout=widgets.Layout(width="auto",
@@ -126,13 +140,26 @@ class NodePanel(widgets.VBox):
                                                       layout=widgets.Layout(
                                                           flex_flow="row wrap")),
                                          self.job_status, self.pages["Output"]])
-        self.tabs = widgets.Tab(layout=widgets.Layout(max_width="100%"))
-        self._tab_names: tuple[str, ...] = ()
-        self._set_tabs(TABS_OF["task"])
+        # The tab bar is a row of toggle buttons over a Stack of every page, not an
+        # ipywidgets Tab: a Tab given new children (a task's tabs after the server's)
+        # picks a tab of its own in the browser once their views are made, and sends it
+        # back after the kernel's choice (ipywidgets 8.1 TabView: the placeholder of the
+        # current tab is disposed after ``updatingTabs`` is over; measured: the Log tab
+        # of the server row became Attributes on the next task, 4 times out of 4). The
+        # pages here never change; a node's tabs are the bar's options.
+        self.tabs = TabBar(options=list(TABS_OF["task"]), style={"button_width": "auto"},
+                           layout=widgets.Layout(max_width="100%", flex_flow="row wrap"))
+        self.stack = widgets.Stack([self._output_box if tab == "Output" else self.pages[tab]
+                                    for tab in TABS], selected_index=TABS.index(
+                                        TABS_OF["task"][0]),
+                                   layout=widgets.Layout(max_width="100%", min_width="0"))
+        self.stack.add_class("ecfnb-panel-pages")
+        self._tab_names: tuple[str, ...] = TABS_OF["task"]
+        self._setting_tabs = False
         for tab in TABS:
             self.pages[tab].add_class("ecfnb-panel-text")
             self.pages[tab].add_class(f"ecfnb-tab-{tab.lower()}")
-        self.tabs.observe(lambda _c: self._tab_changed(), "selected_index")
+        self.tabs.observe(lambda _c: self._tab_changed(), "index")
         for widget, name in ((self.header, "header"), (self.confirmation, "confirm"),
                              (self.message, "message"), (self.tabs, "tabs"),
                              (self.yes, "yes"), (self.no, "no"), (self.search, "search"),
@@ -142,7 +169,8 @@ class NodePanel(widgets.VBox):
         self.actions_bar = widgets.HBox(list(self.buttons.values()),
                                         layout=widgets.Layout(flex_flow="row wrap"))
         super().__init__([self.header, self.actions_bar, self.confirmation, self.message,
-                          self.tabs], layout=widgets.Layout(min_width="0", overflow="hidden"))
+                          self.tabs, self.stack],
+                         layout=widgets.Layout(min_width="0", overflow="hidden"))
         self.add_class("ecfnb-panel")
 
     def __repr__(self) -> str:
@@ -150,26 +178,30 @@ class NodePanel(widgets.VBox):
 
     @property
     def current_tab(self) -> str:
-        return self._tab_names[self.tabs.selected_index or 0]
+        return self._tab_names[self.tabs.index or 0]
 
     @property
     def tab_names(self) -> tuple[str, ...]:
         """The tabs this node has (Script, Job and Output only for tasks and aliases)."""
         return self._tab_names
 
-    def _set_tabs(self, names: tuple[str, ...]) -> None:
-        if names == self._tab_names:
-            return
+    def _set_tabs(self, names: tuple[str, ...], want: str | None = None) -> None:
+        """This node's tabs, on ``want`` if it has it, else the same tab as before where
+        it has one (the server's row opens on its summary), else the first."""
         current = self.current_tab if self._tab_names else None
-        self._tab_names = names
-        self.tabs.children = [self._output_box if tab == "Output" else self.pages[tab]
-                              for tab in names]
-        for index, tab in enumerate(names):
-            self.tabs.set_title(index, tab)
-        # The same tab on the next node where it has one; the server's row opens on its
-        # summary.
         keep = current in names and "Server" not in names
-        self.tabs.selected_index = names.index(current) if keep else 0
+        index = names.index(want) if want in names else (
+            names.index(current) if keep else 0)  # type: ignore[arg-type]
+        if names != self._tab_names:
+            self._setting_tabs = True  # (new options reset the index on the way)
+            try:
+                with self.tabs.hold_sync():
+                    self.tabs.options = list(names)
+                    self.tabs.index = None
+            finally:
+                self._setting_tabs = False
+            self._tab_names = names
+        self.tabs.index = index
 
     # -- showing a node ---------------------------------------------------------------------
     def show(self, server: Server, fsmap: FileSystemMap, path: str, tab: str | None = None
@@ -198,12 +230,9 @@ class NodePanel(widgets.VBox):
             self._show_header()
             self._enable_actions()
             self._offer_tries()
-            self._set_tabs(TABS_OF.get(self.info.kind, TABS_OF["task"]))
-            if tab is not None and tab in self._tab_names:
-                self.tabs.selected_index = self._tab_names.index(tab)  # observer loads it
-                if self.current_tab == tab:
-                    self._load(tab)
-            else:
+            loads = self._tab_loads
+            self._set_tabs(TABS_OF.get(self.info.kind, TABS_OF["task"]), want=tab)
+            if self._tab_loads == loads:  # no new index, so its observer did not load it
                 self._load(self.current_tab)
 
     def node_changed(self, info: NodeInfo) -> None:
@@ -271,6 +300,10 @@ class NodePanel(widgets.VBox):
                                   f"{action.label}: not for a {info.run_state} {info.kind}")
 
     def _tab_changed(self) -> None:
+        if self._setting_tabs or self.tabs.index is None:
+            return
+        self.stack.selected_index = TABS.index(self.current_tab)
+        self._tab_loads += 1
         self._stop_following()
         self._stop_views()
         self._load(self.current_tab)

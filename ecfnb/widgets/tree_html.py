@@ -39,9 +39,11 @@ EXPLORER_CSS = """<style>
   white-space: pre-wrap; overflow-wrap: anywhere; max-width: 100%; box-sizing: border-box; }
 .ecfnb-panel, .ecfnb-panel .widget-tab, .ecfnb-panel-text { min-width: 0; max-width: 100%; }
 .ecfnb-panel-confirm .widget-button { flex: 0 0 auto; overflow: visible; }
-.ecfnb-panel-tabs { --jp-widgets-horizontal-tab-width: max-content; }
-.ecfnb-panel-tabs .lm-TabBar-tab { min-width: fit-content; max-width: none; }
-.ecfnb-panel-tabs .lm-TabBar-content { flex-wrap: wrap; }
+.ecfnb-panel-tabs .widget-toggle-buttons { flex-wrap: wrap; }
+.ecfnb-panel-tabs button.widget-toggle-button { width: auto; min-width: fit-content;
+  flex: 0 0 auto; border-radius: 4px 4px 0 0; margin: 0 1px 0 0; }
+.ecfnb-panel-tabs button.widget-toggle-button.mod-active { background: #fff;
+  border-bottom: 2px solid #1976d2; font-weight: bold; box-shadow: none; }
 .ecfnb-errline { background: #ffebee; color: #b71c1c; font-weight: bold; }
 .ecfnb-hit { background: #fff59d; }
 .ecfnb-vars { border-collapse: collapse; font-size: 12px; }

@@ -37,7 +37,8 @@ Select = Callable[[str], Any]
 Confirm = Callable[[str, Callable[[], str]], Any]
 
 #: "Changed within" choices of the table, and the timeline's periods.
-PERIODS = (("any time", None), ("last 10 minutes", timedelta(minutes=10)),
+#: (A Dropdown shows a value of None as no choice at all: "any time" is 0 minutes.)
+PERIODS = (("any time", timedelta(0)), ("last 10 minutes", timedelta(minutes=10)),
            ("last hour", timedelta(hours=1)), ("last 6 hours", timedelta(hours=6)),
            ("last day", timedelta(days=1)), ("last week", timedelta(days=7)))
 
@@ -81,9 +82,9 @@ class View:
         """The tab is hidden or the panel shows another node: end any thread."""
 
     def redraw(self, _change: Any = None) -> None:
-        """Draw again (a control of the view changed)."""
-        if self.info is not None:
-            self.changed(self.info)
+        """Draw again, whatever the view follows (a control of the view changed)."""
+        if self.server is not None and self.fsmap is not None and self.info is not None:
+            self.load(self.server, self.fsmap, self.info)
 
     def html_view(self, name: str) -> HtmlView:
         """The view's clickable HTML (``self.view``), its links handled by ``_clicked``."""
@@ -110,7 +111,7 @@ class TriggersView(View):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.depth = widgets.ToggleButtons(options=[("1 level", 1), ("2 levels", 2)],
-                                           value=1, style={"button_width": "5em"})
+                                           value=1, style={"button_width": "6.5em"})
         self.depth.observe(self.redraw, "value")
         self.html_view("triggers")
         self.widget.children = [self.depth, self.view]
@@ -140,7 +141,7 @@ class LogView(View):
                                    layout=widgets.Layout(width="16em"))
         self.filter.add_class("ecfnb-log-filter")
         self.more = widgets.Button(description="load more", icon="angle-double-up",
-                                   layout=widgets.Layout(width="auto"))
+                                   layout=widgets.Layout(width="auto", flex="0 0 auto"))
         self.more.add_class("ecfnb-log-more")
         self.caption = widgets.HTML()
         self.caption.add_class("ecfnb-log-caption")
@@ -270,8 +271,9 @@ class TimelineView(View):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.period = widgets.Dropdown(options=[("all of the log", None), *PERIODS[1:]],
-                                       value=None, description="runs in",
+        self.period = widgets.Dropdown(options=[("all of the log", timedelta(0)),
+                                                *PERIODS[1:]],
+                                       value=timedelta(0), description="runs in",
                                        layout=widgets.Layout(width="18em"))
         self.period.add_class("ecfnb-timeline-period")
         self.period.observe(self.redraw, "value")
@@ -301,7 +303,7 @@ class TableView(View):
                                       value="", layout=widgets.Layout(width="10em"))
         self.text = widgets.Text(placeholder="path contains", continuous_update=True,
                                  layout=widgets.Layout(width="12em"))
-        self.within = widgets.Dropdown(options=PERIODS, value=None,
+        self.within = widgets.Dropdown(options=PERIODS, value=timedelta(0),
                                        description="changed",
                                        layout=widgets.Layout(width="16em"))
         for widget, name in ((self.state, "state"), (self.text, "text"),
@@ -326,7 +328,7 @@ class TableView(View):
     def _refilter(self) -> None:
         self.query = table.TableQuery(
             states=frozenset({self.state.value}) if self.state.value else frozenset(),
-            text=self.text.value.strip(), within=self.within.value,
+            text=self.text.value.strip(), within=self.within.value or None,
             sort=self.query.sort, descending=self.query.descending)
         self.page = 0
         self.redraw()

@@ -47,7 +47,8 @@ class WatchPanel(widgets.VBox):
         self.status = widgets.HTML(layout=widgets.Layout(flex="1 1 auto"))
         self.stop_button = widgets.Button(description="Stop", icon="stop",
                                           tooltip="stop watching (ends the polling process)",
-                                          layout=widgets.Layout(width="auto"))
+                                          layout=widgets.Layout(width="auto",
+                                                                flex="0 0 auto"))
         self.hidden = widgets.HTML(layout=widgets.Layout(display=HIDE))
         self.events = widgets.VBox(layout=widgets.Layout(max_height="420px",
                                                          overflow="auto"))
