@@ -51,8 +51,12 @@ _PUBLIC: dict[str, tuple[str, str]] = {name: (module, attribute or name) for mod
     "._base.serverlog": ("LogClock",),
     # the filesystem mapping, its actions and the server log's runs
     "._map.fsmap": ("FileSystemMap", "Entry", "DirEntry", "MappedFile"),
-    "._map.actions": ("ACTIONS", "Action", "actions_for", "available_actions",
-                      "check_action", "run_action", "ZOMBIE_ACTIONS", "run_zombie_action"),
+    "._server.actions": ("ACTIONS", "Action", "actions_for", "available_actions",
+                      "check_action", "run_action", "ZOMBIE_ACTIONS", "run_zombie_action",
+                      "BUTTONS"),
+    # operating: what an action sets in motion, and what ecfnb did
+    "._server.preview": ("preview", "Preview", "StateChange", "Waiting", "LimitUse"),
+    "._server.changes": ("action_log", "ActionLog", "ActionRecord", "EditableScript"),
     "._map.timeline": ("timeline", "Timeline", "Run", "Durations", "parse_log"),
     # the operator's views as data: triggers, the log in pages, the table
     "._map.triggers": ("triggers", "neighbourhood", "Triggers", "Reference", "Picture"),
@@ -136,7 +140,7 @@ def load_ipython_extension(ipython) -> None:  # noqa: ANN001 - IPython's shell
 #: work, with a DeprecationWarning: use the names above instead.
 _MOVED = {
     "ecfnb.server": "ecfnb._server.server", "ecfnb.nodes": "ecfnb._server.nodes",
-    "ecfnb.fsmap": "ecfnb._map.fsmap", "ecfnb.actions": "ecfnb._map.actions",
+    "ecfnb.fsmap": "ecfnb._map.fsmap", "ecfnb.actions": "ecfnb._server.actions",
     "ecfnb.demo": "ecfnb._demo.server", "ecfnb.demo_suite": "ecfnb._demo.suites",
     "ecfnb.fuse": "ecfnb._fuse.ops",
     "ecfnb.fsspec": "ecfnb._fsview.filesystem", "ecfnb.jupyterfs": "ecfnb._fsview.jupyterfs",

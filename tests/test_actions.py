@@ -4,6 +4,7 @@ the server's own words while the node stays as it was."""
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
@@ -82,52 +83,111 @@ def state(server: DemoServer | Server, path: str) -> str:
 
 
 # -- the menu --------------------------------------------------------------------------------
-NODE_ACTIONS = ["requeue", "rerun", "suspend", "resume", "complete", "kill"]
+ORDER = ["order_top", "order_up", "order_down", "order_bottom", "order_alpha"]
+#: ecflow_ui's node menu (share/ecflow/etc/ecflowview_menus.json), in its order.
+NODE_ACTIONS = ["suspend", "resume", "rerun", "execute", "requeue", "requeue_aborted",
+                "complete", "aborted", "kill", "free_all", "free_trigger", "free_time",
+                "free_date", "defstatus_complete", "defstatus_queued", *ORDER, "begin",
+                "clear_late", "clear_zombie", "clear_killed"]
 SERVER_ACTIONS = ["restart", "shutdown", "halt", "checkpoint"]
+MENU_FILE = Path("/usr/share/ecflow/etc/ecflowview_menus.json")
 
 
 def test_menu_order_kinds_and_commands():
     assert list(ACTIONS) == NODE_ACTIONS + SERVER_ACTIONS
-    assert [a.name for a in actions_for("task")] == NODE_ACTIONS
-    assert [a.name for a in actions_for("family")] == ["requeue", "suspend", "resume", "kill"]
-    assert [a.name for a in actions_for("alias")] == ["suspend", "resume", "complete", "kill"]
+    everywhere = ["suspend", "resume", "kill", "defstatus_complete", "defstatus_queued",
+                  *ORDER]
+    assert [a.name for a in actions_for("family")] == [
+        "suspend", "resume", "execute", "requeue", "requeue_aborted", "kill", "free_all",
+        "free_trigger", "free_time", "free_date", "defstatus_complete", "defstatus_queued",
+        *ORDER]
+    assert [a.name for a in actions_for("alias")] == [
+        "suspend", "resume", "execute", "complete", "aborted", "kill", *everywhere[3:],
+        "clear_late", "clear_zombie", "clear_killed"]
+    assert "begin" in [a.name for a in actions_for("suite")]
     assert [a.name for a in actions_for("server")] == SERVER_ACTIONS
     assert ACTIONS["requeue"].command("demo/x/") == ("--requeue=force", "/demo/x")
     assert ACTIONS["rerun"].command("/demo/x") == ("--force=queued", "/demo/x")
+    assert ACTIONS["rerun"].command(["/a/x", "/a/y"]) == ("--force=queued", "/a/x", "/a/y")
+    assert ACTIONS["order_up"].command("/a/x") == ("--order", "/a/x", "up")
+    assert ACTIONS["begin"].command("/a") == ("--begin=a",)
     assert ACTIONS["halt"].command("/") == ("--halt=yes",)
     assert ACTIONS["complete"].label == "Set complete"
     assert ACTIONS["kill"].confirmation("/demo/x").startswith("Kill /demo/x? The server")
+    assert ACTIONS["kill"].confirmation(["/a/x", "/a/y"]).startswith(
+        "Kill 2 nodes (/a/x, /a/y)?")
     with pytest.raises(TypeError):
         ACTIONS["halt"] = ACTIONS["kill"]  # type: ignore[index]
     with pytest.raises(FrozenInstanceError):
         ACTIONS["kill"].arguments = ()  # type: ignore[misc]
     assert check_action("kill", "task") is ACTIONS["kill"]
-    with pytest.raises(ValueError, match="actions for a family: requeue, suspend, resume, kill"):
+    with pytest.raises(ValueError, match="actions for a family: suspend, resume, execute"):
         check_action("rerun", "family")
 
 
+def _menu_commands() -> dict[str, str]:
+    """ecflow_ui's menu entries: name (in its submenu) -> the ecflow_client command."""
+    menu = json.loads(MENU_FILE.read_text())
+    return {f"{item.get('menu')}/{item['name']}": item["command"]
+            for item in menu["menu_items"] if item.get("command", "").startswith(
+                "ecflow_client")}
+
+
+@pytest.mark.skipif(not MENU_FILE.exists(), reason="ecflow_ui's menu file is not installed")
+def test_each_command_is_the_one_ecflow_ui_runs():
+    """Every action's arguments are those of ecflowview_menus.json (``--x y`` written
+    ``--x=y`` as ecflow_client takes both; '<full_name>' is the path)."""
+    commands = _menu_commands()
+    where = {"free_all": "Free deps/All dependencies",
+             "free_trigger": "Free deps/Trigger dependencies",
+             "free_time": "Free deps/Time dependencies",
+             "free_date": "Free deps/Date dependencies",
+             "defstatus_complete": "Defstatus/Complete", "defstatus_queued": "Defstatus/Queued",
+             "kill": "Special/Kill", "clear_late": "Special/Clear late flag",
+             "clear_zombie": "Special/Clear zombie flag",
+             "clear_killed": "Special/Clear killed flag",
+             **{f"order_{w}": f"Order peers/{label}" for w, label in (
+                 ("top", "Top"), ("up", "Up"), ("down", "Down"), ("bottom", "Bottom"),
+                 ("alpha", "Alphabetically"))}}
+    for name, action in ACTIONS.items():
+        key = where.get(name, f"Node/{action.label.replace(' server', '')}")
+        written = commands[key].split()[1:]
+        path = "/suite" if action.kinds == {"suite"} else "/suite/f/t"
+        expected = [path if w in ("<full_name>",) else "suite" if w == "<node_name>" else w
+                    for w in written]
+        got = list(action.command(path)) if action.kinds != {"server"} else \
+            list(action.command("/"))
+        assert " ".join(got).replace("=", " ") == " ".join(expected).replace("=", " "), name
+
+
 def test_enabled_as_ecflow_ui_enables_them_for_kind_and_state(server):
-    """ecflowview_menus.json: Resume only on suspended nodes, Kill only where a job runs,
-    Requeue and Rerun not while a job runs, Set complete not on a complete task."""
+    """ecflowview_menus.json: Resume only on suspended nodes, Kill only where a job runs
+    (or, for a family, where one aborted), Requeue and Rerun not while a job runs, Set
+    complete not on a complete task, Free deps on a queued node with a trigger, the
+    other default state than the node's own, order for any node."""
     expected = {
-        POST: {"requeue", "rerun", "suspend", "complete"},  # aborted task
-        PROGRESS: {"suspend", "complete", "kill"},  # active task
-        REPORT: {"requeue", "rerun", "suspend", "complete"},  # queued task
-        "/demo/archive": {"requeue", "resume", "kill"},  # suspended family (ecflow_ui)
-        "/demo/prepare": {"requeue", "suspend"},  # complete family
+        POST: {"suspend", "rerun", "execute", "requeue", "complete",  # aborted task
+               "defstatus_complete", *ORDER},
+        PROGRESS: {"suspend", "complete", "aborted", "kill", "defstatus_complete",
+                   *ORDER},  # active task
+        REPORT: {"suspend", "rerun", "execute", "requeue", "complete", "aborted",
+                 "free_all", "free_trigger", "defstatus_complete", *ORDER},  # queued
+        "/demo/archive": {"resume", "execute", "requeue", "requeue_aborted", "kill",
+                          "defstatus_complete", "defstatus_queued", *ORDER},  # suspended
+        "/demo/prepare": {"suspend", "execute", "requeue", "defstatus_complete",
+                          *ORDER},  # complete family
         "/": {"shutdown", "halt", "checkpoint"},  # a running server
     }
     states = get_state(server.port)
     assert states[POST][1] == "aborted" and states[PROGRESS][1] == "active"
     assert states[REPORT][1] == "queued" and states["/demo/archive"][1] == "suspended"
     for path, names in expected.items():
-        assert available_actions(server.node(path, detail=False)) == names, path
+        assert available_actions(server.menu_info(path)) == names, path
 
 
 def test_unknown_action_bad_path_and_wrong_kind(server):
-    with pytest.raises(ValueError, match="use one of requeue, rerun, suspend, resume, "
-                                         "complete, kill, restart"):
-        run_action(server, "begin", POST)
+    with pytest.raises(ValueError, match="use one of suspend, resume, rerun, execute"):
+        run_action(server, "bogus", POST)
     with pytest.raises(ValueError, match="Restart server does not apply to a task"):
         run_action(server, "restart", POST)
     with pytest.raises(NodeNotFound, match="/demo/nope"):

@@ -55,6 +55,8 @@ def test_every_public_function_works_twice(demo, tmp_path):
             "/demo/forecast/post"
         assert len(ecfnb.log_page(server, 5).lines) == 5
         assert ecfnb.table_page(server, "/demo").total > 0
+        assert ecfnb.preview(server, "rerun", "/demo/forecast/post").submitted
+        assert isinstance(ecfnb.action_log(), ecfnb.ActionLog)
         explorer = ecfnb.explore(server, interval=60)
         explorer.close()
         panel = ecfnb.watch(server, interval=60)
@@ -80,7 +82,7 @@ def test_every_public_function_works_twice(demo, tmp_path):
               "load_ipython_extension", "parse_address", "format_address", "check_action",
               "available_actions", "actions_for", "fuse_available", "mounts", "is_mounted",
               "jupyterfs_config", "free_port", "triggers", "neighbourhood", "log_page",
-              "table_page"}
+              "table_page", "preview", "action_log"}
     acting = {"mount", "umount", "run_action", "send_event", "event_message", "check_smtp",
               "run_zombie_action"}
     assert functions == called | acting

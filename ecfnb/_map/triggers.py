@@ -22,6 +22,7 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .._base.expression import reference_path
 from .._server.server import Server, normalise_path
 from .._server.walks import Expression
 from ..errors import NodeNotFound
@@ -97,18 +98,7 @@ def references(expression: Expression, externs: frozenset[str] = frozenset()
 
 def resolve(base: str, relative: str) -> str:
     """A path as the expression of a node whose parent is ``base`` means it."""
-    if relative.startswith("/"):
-        return normalise_path(relative)
-    parts = [p for p in base.split("/") if p]
-    for part in relative.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts:
-                parts.pop()
-        else:
-            parts.append(part)
-    return "/" + "/".join(parts)
+    return reference_path(base, relative)
 
 
 def _suite(path: str) -> str:

@@ -21,7 +21,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
@@ -31,14 +31,14 @@ from .._base.states import TASK_KINDS
 from ..errors import (
     AccessDenied,
     AuthenticationFailed,
-    BadPath,
     EcflowMissing,
     EcfnbError,
     FileUnavailable,
     NodeNotFound,
     ServerUnreachable,
 )
-from . import nodes, walks
+from . import changes, nodes, walks
+from . import preview as _preview
 from .connection import (
     Connection,
     captured_fd,
@@ -46,6 +46,7 @@ from .connection import (
     parse_address,  # noqa: F401 - tests and old callers find it here too
     server_reply,
 )
+from .nodes import normalise_path
 
 try:
     import ecflow
@@ -495,6 +496,17 @@ class Server:
                 return nodes.summarise(found)
             return nodes.describe(found, self._server_variables(defs))
 
+    def menu_info(self, path: str) -> nodes.NodeInfo:
+        """The node's summary with what its menu's conditions need (``facts``: has a
+        trigger, a time, a date; its defstatus)."""
+        path = normalise_path(path)
+        with self._defs() as defs:
+            if path == "/":
+                return self._root(defs)
+            node = self._find(defs, path)
+            return replace(nodes.summarise(node, with_children=False),
+                           facts=nodes.menu_facts(node))
+
     def summary(self, path: str, marks: bool = False) -> nodes.NodeInfo:
         """The cheapest view of one node (no attributes, variables or child names):
         what path resolution needs; ``marks`` adds labels and meters."""
@@ -628,6 +640,32 @@ class Server:
             if path != "/":
                 self._find(defs, path)
             return nodes.text_of(ecflow.WhyCmd(defs, "" if path == "/" else path).why)
+
+    def plan(self, suites: Iterable[str], seconds: float = 1.0,
+             paths: Iterable[str] = ()) -> walks.Plan:
+        """What an action preview reads: every node of ``suites`` (names) and the nodes
+        at ``paths`` (references into other suites), within ``seconds`` (the Plan says
+        if it stopped early). One walk under the lock, plain tuples out."""
+        deadline = time.monotonic() + seconds
+        with self._defs() as defs:
+            def why(path: str) -> str:
+                return nodes.text_of(ecflow.WhyCmd(defs, path).why)
+
+            found = walks.plan(defs, suites, deadline, why)
+            for path in paths:
+                node = defs.find_abs_node(normalise_path(path)) if defs is not None else None
+                if node is not None and path not in found.nodes:
+                    found.nodes[path] = walks.plan_node(node, why)
+            return found
+
+    def preview(self, action: str, paths: str | Iterable[str],
+                seconds: float = 1.0) -> _preview.Preview:
+        """What ``action`` (a name of ``ACTIONS``) on the node(s) at ``paths`` would set
+        in motion, from the last sync: the nodes that change state at once, the tasks
+        the server then submits, those released later and why, the limits taken
+        (``preview`` module). Bounded by ``seconds``: past it, the result says where it
+        stopped."""
+        return _preview.preview(self, action, paths, seconds)
 
     def _root(self, defs: Any) -> nodes.NodeInfo:
         server_state = defs.get_server_state().name.lower() if defs is not None else "unknown"
@@ -779,6 +817,120 @@ class Server:
                 raise error
             raise FileUnavailable(info.path, "stat", server_reply(proc.stderr))
 
+    # -- changes: edits of a node (``changes`` checks them first) ---------------------
+    def change(self, what: str, paths: list[str], *commands: tuple[str, ...]) -> str:
+        """Run ``ecflow_client`` ``commands`` that change the server, each recorded in the
+        session's action log; the server's refusal raised as for any request."""
+        for command in commands:
+            proc = self.run_client(*command)
+            reply = server_reply(proc.stderr) if proc.returncode else ""
+            changes.record(self, what, paths, command, proc.returncode == 0,
+                           reply or "done")
+            if proc.returncode != 0:
+                raise self.map_error(f"{what} on {', '.join(paths)}",
+                                     reply + "\n" + proc.stderr.decode(errors="replace"))
+        return f"{what}: done on {', '.join(paths)}"
+
+    def _edit(self, path: str, what: str, make: Callable[[nodes.NodeInfo],
+                                                         tuple[str, ...] | list]) -> str:
+        info = self.node(path)
+        built = make(info)
+        commands = built if isinstance(built, list) else [built]
+        return self.change(what, [info.path], *commands)
+
+    def set_variable(self, path: str, name: str, value: str) -> str:
+        """Give ``path`` its own variable ``name`` = ``value`` (added, or changed if it
+        has it; an inherited one is overridden here). '/' sets a server variable."""
+        return self._edit(path, f"set variable {name}",
+                          lambda info: changes.variable_change(info, name, value))
+
+    def delete_variable(self, path: str, name: str) -> str:
+        """Delete ``path``'s own variable ``name`` (ValueError for an inherited one)."""
+        return self._edit(path, f"delete variable {name}",
+                          lambda info: changes.variable_delete(info, name))
+
+    def set_label(self, path: str, name: str, value: str) -> str:
+        return self._edit(path, f"set label {name}",
+                          lambda info: changes.label_change(info, name, value))
+
+    def set_meter(self, path: str, name: str, value: int) -> str:
+        """Set meter ``name`` (checked against its range first)."""
+        return self._edit(path, f"set meter {name}",
+                          lambda info: changes.meter_change(info, name, value))
+
+    def set_event(self, path: str, name: str, value: bool = True) -> str:
+        """Set (True) or clear (False) event ``name``."""
+        return self._edit(path, f"{'set' if value else 'clear'} event {name}",
+                          lambda info: changes.event_change(info, name, value))
+
+    def set_limit(self, path: str, name: str, value: int | None = None,
+                  maximum: int | None = None) -> str:
+        """Change limit ``name``: its ``maximum``, and/or its ``value`` (tokens in use)."""
+        return self._edit(path, f"set limit {name}",
+                          lambda info: changes.limit_change(info, name, value, maximum))
+
+    def set_repeat(self, path: str, value: str | int) -> str:
+        """Set the node's repeat to ``value`` (checked against the repeat first)."""
+        return self._edit(path, "set repeat",
+                          lambda info: changes.repeat_change(info, value))
+
+    def set_late(self, path: str, late: str) -> str:
+        """Set the late attribute, e.g. ``'-s +00:15 -c +02:00'``."""
+        return self._edit(path, "set late", lambda info: changes.late_change(info, late))
+
+    def add_time(self, path: str, kind: str, value: str) -> str:
+        """Add a ``time``, ``today``, ``date`` or ``day`` attribute."""
+        return self._edit(path, f"add {kind} {value}",
+                          lambda info: changes.time_change(info, kind, value, add=True))
+
+    def delete_time(self, path: str, kind: str, value: str) -> str:
+        """Delete a ``time``, ``today``, ``date``, ``day`` or ``cron`` attribute."""
+        return self._edit(path, f"delete {kind} {value}",
+                          lambda info: changes.time_change(info, kind, value, add=False))
+
+    def edit_script(self, path: str) -> changes.EditableScript:
+        """The task's script as ecflow_ui's Edit panel shows it, with the variables it
+        uses (``ecflow_client --edit_script PATH edit``) and its includes expanded."""
+        info = self.node(path, detail=False)
+        if info.kind not in TASK_KINDS:
+            raise FileUnavailable(info.path, "script", f"a {info.kind} has no script to "
+                                  "edit: select a task")
+        texts = []
+        for mode in ("edit", "pre_process"):
+            proc = self.run_client(f"--edit_script={info.path}", mode)
+            if proc.returncode != 0:
+                error = self.map_error(f"the script of {info.path}",
+                                       proc.stderr.decode(errors="replace"))
+                if isinstance(error, (ServerUnreachable, AccessDenied, AuthenticationFailed)):
+                    raise error
+                raise FileUnavailable(info.path, "script", server_reply(proc.stderr))
+            texts.append(cli_string(proc.stdout).decode(errors="replace"))
+        return changes.EditableScript(info.path, texts[0], changes.script_variables(texts[0]),
+                                      texts[1])
+
+    def submit_script(self, path: str, text: str, variables: dict[str, str] | None = None,
+                      alias: bool = False) -> str:
+        """Submit ``text`` as the task's job (ecflow_ui's Edit panel, "Submit"): its
+        ``%comment`` variables set from ``variables``; the server makes the job from
+        this text (``--edit_script PATH submit_file FILE``), as an alias with ``alias``."""
+        import tempfile
+
+        info = self.node(path, detail=False)
+        if info.kind not in TASK_KINDS:
+            raise ValueError(f"only a task's script can be submitted, not a {info.kind}'s")
+        body = changes.with_variables(text, variables or {})
+        with tempfile.NamedTemporaryFile("w", suffix=".ecf", prefix="ecfnb-edit-",
+                                         delete=False) as handle:
+            handle.write(body)
+        try:
+            command = (f"--edit_script={info.path}", "submit_file", handle.name,
+                       *(("create_alias",) if alias else ()))
+            self.change("submit edited script", [info.path], command)
+        finally:
+            os.unlink(handle.name)
+        return f"Submitted the edited script of {info.path}" + (" as an alias" if alias
+                                                                 else "")
+
     def client_text(self, *args: str) -> bytes:
         """Output of an ``ecflow_client`` query (``--stats``, ``--log=get N``, ...) as bytes."""
         proc = self.run_client(*args)
@@ -840,17 +992,5 @@ def cli_string(data: bytes) -> bytes:
     with one newline more (``std::cout << str_ << "\\n"`` in ecFlow's SStringCmd;
     measured on 5.9: a job file of 1143 bytes printed as 1144), so that one goes."""
     return data[:-1] if data.endswith(b"\n") else data
-
-
-def normalise_path(path: str) -> str:
-    """'/s/f/', 's/f' and '/s/./f' all mean '/s/f'. A '..' is refused (BadPath): ecFlow
-    paths are absolute, and a path that climbs is a mistake, not a way to a node."""
-    if not isinstance(path, str):
-        raise TypeError(f"node path must be a string like '/suite/family/task', not {path!r}")
-    parts = [part for part in path.split("/") if part and part != "."]
-    if ".." in parts:
-        raise BadPath(path, "'..' is not allowed: write the path from the root, e.g. "
-                            "'/suite/family/task'")
-    return "/" + "/".join(parts)
 
 

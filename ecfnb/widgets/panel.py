@@ -20,8 +20,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .._map.actions import ACTIONS, available_actions, run_action
 from .._map.fsmap import FileSystemMap, attributes_text
+from .._server.actions import ACTIONS, available_actions, run_action
 from .._server.nodes import NodeInfo
 from .._server.server import Server
 from ..errors import EcfnbError

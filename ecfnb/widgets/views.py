@@ -18,9 +18,9 @@ import ipywidgets as widgets
 
 from .._base.states import STATE_COLOURS
 from .._map import logs, table, triggers
-from .._map.actions import ZOMBIE_ACTIONS, run_zombie_action
 from .._map.fsmap import FileSystemMap
 from .._map.timeline import timeline
+from .._server.actions import ZOMBIE_ACTIONS, run_zombie_action
 from .._server.nodes import NodeInfo
 from .._server.server import Server
 from .._server.walks import ATTRIBUTE_KINDS, SearchQuery

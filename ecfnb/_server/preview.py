@@ -1,0 +1,634 @@
+"""What an action will set in motion, before it runs: ``preview(server, action, paths)``.
+
+No ecFlow tool has this. It is computed, not guessed, from the live definition as the
+last sync holds it (``Server.plan``: one walk of the suites involved, under the lock)
+and ecFlow's own rules, as measured on 5.9 and 5.13:
+
+- the action's immediate changes, as the server applies them: a force requeue puts
+  every task below back to queued (complete where its defstatus says so), resets
+  events, meters, repeats and time slots, clears the suspension of the nodes *below*
+  (not the node's own: measured), and gives back the limit tokens its jobs held;
+  rerun/complete/aborted force one task's state; suspend/resume set the flag;
+  free-dep marks a trigger, a time or a date as free for one run;
+- then the server's next pass over the tree (it runs one right after every command):
+  depth first in the definition's order, a queued task is submitted when neither it
+  nor a node above it is suspended, every trigger on the way holds (``expression``,
+  evaluated on the states the action leaves), no time/date/day/cron holds it (for a
+  node the action reset, from the server's clock; for any other, from ecFlow's own
+  ``why``), and each limit it is in has room — the tokens it takes count for the
+  tasks after it in the same pass, as on the server;
+- "released later": the tasks that run once the submitted ones (and those already
+  running) complete, found by repeating the pass as if they had; each with what it
+  waits for. "Held": tasks the action queued that nothing in sight releases.
+
+What the preview cannot know (a variable in an expression, a time attribute whose
+state ecFlow does not say) is reported as undecided, never guessed. It stops at its
+time budget (``seconds``) and says how far it got.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from html import escape
+from typing import Any
+
+from .._base.expression import Expr, ExpressionError, parse
+from .._base.expression import reference_path as resolve
+from .actions import ACTIONS, _named, check_action
+from .changes import Server
+from .nodes import normalise_path
+from .walks import Plan
+
+__all__ = ["Preview", "Waiting", "LimitUse", "StateChange", "preview"]
+
+_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """A node whose state the action changes at once."""
+
+    path: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A task the action concerns that is not submitted at once, and why: ``reason``
+    names the trigger, time or limit that holds it."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LimitUse:
+    """A limit whose tokens the submissions take: ``name`` as 'path:limit', tokens in
+    use before and after, its maximum and who takes them."""
+
+    name: str
+    before: int
+    after: int
+    maximum: int
+    takers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What ``action`` on ``paths`` sets in motion: ``changes`` (at once), ``submitted``
+    (tasks whose jobs the server submits right after it), ``later`` (released once
+    those complete, with the reason they wait), ``held`` (queued by the action, not
+    released by anything in sight), ``undecided`` (depends on what ecfnb cannot
+    know), ``limits`` taken, ``notes``; ``complete`` is False when it stopped at its
+    time budget after ``examined`` nodes."""
+
+    action: str
+    label: str
+    paths: tuple[str, ...]
+    changes: tuple[StateChange, ...] = ()
+    submitted: tuple[str, ...] = ()
+    later: tuple[Waiting, ...] = ()
+    held: tuple[Waiting, ...] = ()
+    undecided: tuple[Waiting, ...] = ()
+    limits: tuple[LimitUse, ...] = ()
+    notes: tuple[str, ...] = ()
+    complete: bool = True
+    examined: int = 0
+    seconds: float = field(default=0.0, compare=False)
+
+    def summary(self) -> str:
+        """One line: '3 nodes change state; 2 jobs submitted now; 4 released later'."""
+        parts = [f"{len(self.changes)} node(s) change state at once",
+                 f"{len(self.submitted)} job(s) submitted now",
+                 f"{len(self.later)} released later"]
+        if self.held:
+            parts.append(f"{len(self.held)} held")
+        if self.undecided:
+            parts.append(f"{len(self.undecided)} undecided")
+        if not self.complete:
+            parts.append(f"stopped after {self.examined} nodes (time budget)")
+        return "; ".join(parts)
+
+    def __repr__(self) -> str:
+        lines = [f"Preview of {self.label} on {_named(list(self.paths))}: {self.summary()}"]
+        for change in self.changes[:20]:
+            lines.append(f"  changes   {change.path}: {change.before} -> {change.after}")
+        for path in self.submitted[:20]:
+            lines.append(f"  submitted {path}")
+        for wait in self.later[:20]:
+            lines.append(f"  later     {wait.path}: {wait.reason}")
+        for wait in self.held[:20]:
+            lines.append(f"  held      {wait.path}: {wait.reason}")
+        for wait in self.undecided[:20]:
+            lines.append(f"  undecided {wait.path}: {wait.reason}")
+        for use in self.limits:
+            lines.append(f"  limit     {use.name}: {use.before} -> {use.after} of "
+                         f"{use.maximum}")
+        lines.extend(f"  note      {note}" for note in self.notes)
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return preview_html(self)
+
+
+def preview_html(found: Preview, rows: int = 50) -> str:
+    """The preview as a compact HTML block (the confirmation shows it)."""
+    def items(title: str, entries: Sequence[str]) -> str:
+        if not entries:
+            return ""
+        more = (f"<li><i>and {len(entries) - rows} more</i></li>"
+                if len(entries) > rows else "")
+        body = "".join(f"<li>{entry}</li>" for entry in entries[:rows])
+        return (f'<div class="ecfnb-preview-{title.split()[0].lower()}"><b>{escape(title)}'
+                f" ({len(entries)})</b><ul>{body}{more}</ul></div>")
+
+    code = lambda text: f"<code>{escape(text)}</code>"  # noqa: E731
+    parts = [
+        f'<div class="ecfnb-preview"><p><b>Preview</b>: {escape(found.summary())}</p>',
+        items("Changes state at once", [f"{code(c.path)}: {escape(c.before)} → "
+                                        f"{escape(c.after)}" for c in found.changes]),
+        items("Submitted now", [code(p) for p in found.submitted]),
+        items("Released later", [f"{code(w.path)}: {escape(w.reason)}" for w in found.later]),
+        items("Held", [f"{code(w.path)}: {escape(w.reason)}" for w in found.held]),
+        items("Undecided", [f"{code(w.path)}: {escape(w.reason)}" for w in found.undecided]),
+        items("Limits taken", [f"{code(u.name)}: {u.before} → {u.after} of {u.maximum}"
+                               for u in found.limits]),
+        items("Notes", [escape(n) for n in found.notes]), "</div>"]
+    return "".join(parts)
+
+
+# -- the hypothetical tree -------------------------------------------------------------
+class _World:
+    """States, suspensions, event values and limit use of a Plan, changeable."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.nodes = plan.nodes
+        self.state = {p: n.state for p, n in plan.nodes.items()}
+        self.suspended = {p: n.suspended for p, n in plan.nodes.items()}
+        self.events = {p: {e[0]: e[1] for e in n.events} for p, n in plan.nodes.items()}
+        self.meters = {p: {m[0]: m[1] for m in n.meters} for p, n in plan.nodes.items()}
+        self.repeat = {p: n.repeat[1] for p, n in plan.nodes.items() if n.repeat}
+        self.limits: dict[str, list[Any]] = {}  # 'path:name' -> [value, max, holders]
+        for path, node in plan.nodes.items():
+            for name, value, maximum, holders in node.limits:
+                self.limits[f"{path}:{name}"] = [value, maximum, list(holders)]
+        self.free: dict[str, set[str]] = {}  # path -> {'trigger', 'time', 'date'}
+        self.reset: set[str] = set()  # time slots reset by the action
+        self.parent = {c: p for p, n in plan.nodes.items() for c in n.children}
+        self.order = list(plan.nodes)
+        self.counts: dict[str, dict[str, int]] = {}
+        for path, node in plan.nodes.items():
+            if node.kind in ("suite", "family") and node.children:
+                counts: dict[str, int] = {}
+                for child in node.children:
+                    if child in self.state:
+                        counts[self.state[child]] = counts.get(self.state[child], 0) + 1
+                self.counts[path] = counts
+
+    def copy(self) -> _World:
+        other = object.__new__(_World)
+        other.__dict__.update(self.__dict__)
+        other.state = dict(self.state)
+        other.suspended = dict(self.suspended)
+        other.limits = {k: [v[0], v[1], list(v[2])] for k, v in self.limits.items()}
+        other.free = {k: set(v) for k, v in self.free.items()}
+        other.counts = {k: dict(v) for k, v in self.counts.items()}
+        other.reset = set(self.reset)
+        return other
+
+    def set(self, path: str, state: str) -> None:
+        """Change a task's state and, as ecFlow does, the families' above it (their
+        state follows their children: O(depth) per change, from counts)."""
+        old = self.state[path]
+        if old == state:
+            return
+        self.state[path] = state
+        up = self.parent.get(path)
+        while up is not None and up in self.counts:
+            counts = self.counts[up]
+            counts[old] = counts.get(old, 0) - 1
+            counts[state] = counts.get(state, 0) + 1
+            derived = _derived(counts)
+            if derived == self.state[up]:
+                return
+            old, state = self.state[up], derived
+            self.state[up] = derived
+            path, up = up, self.parent.get(up)
+
+    def chain(self, path: str) -> list[str]:
+        """The node and the nodes above it, nearest first."""
+        found = [path]
+        while found[-1] in self.parent:
+            found.append(self.parent[found[-1]])
+        return found
+
+    def below(self, path: str) -> list[str]:
+        """The node and everything under it, in the server's order."""
+        found, stack = [], [path]
+        while stack:
+            one = stack.pop()
+            if one in self.nodes:
+                found.append(one)
+                stack.extend(reversed(self.nodes[one].children))
+        return found
+
+    def release_tokens(self, path: str) -> None:
+        for value in self.limits.values():
+            if path in value[2]:
+                value[2].remove(path)
+                value[0] = max(0, value[0] - 1)
+
+    def limit_of(self, owner: str, name: str, written: str) -> str | None:
+        """Which limit an inlimit of ``owner`` means: the one at the path written, or
+        the nearest node up the tree that has a limit of that name."""
+        if written:
+            key = f"{resolve(owner, written)}:{name}"
+            return key if key in self.limits else None
+        for up in self.chain(owner):
+            if f"{up}:{name}" in self.limits:
+                return f"{up}:{name}"
+        return None
+
+
+def _derived(counts: dict[str, int]) -> str:
+    """A family's state from its children's: ecFlow's order of precedence."""
+    for state in ("aborted", "active", "submitted", "queued", "complete"):
+        if counts.get(state, 0) > 0:
+            return state
+    return "unknown"
+
+
+def _requeue(world: _World, path: str) -> None:
+    """ecFlow's ``--requeue=force``: measured effects on the node and everything below."""
+    for one in world.below(path):
+        node = world.nodes[one]
+        if one != path:
+            world.suspended[one] = False
+        if node.defstatus == "suspended":
+            world.suspended[one] = True
+        if node.kind in ("task", "alias"):
+            world.release_tokens(one)
+            world.set(one, "complete" if node.defstatus == "complete" else "queued")
+        world.events[one] = {e[0]: e[2] for e in node.events}
+        world.meters[one] = {m[0]: m[2] for m in node.meters}
+        if node.repeat:
+            world.repeat[one] = node.repeat[2]
+        world.reset.add(one)
+        world.free.pop(one, None)
+
+
+def _apply(world: _World, action: str, paths: Sequence[str], notes: list[str]) -> None:
+    for path in paths:
+        if path not in world.nodes:
+            continue
+        if action in ("requeue", "begin"):
+            _requeue(world, path)
+        elif action == "requeue_aborted":
+            for one in world.below(path):
+                if world.nodes[one].kind in ("task", "alias") and world.state[one] == "aborted":
+                    world.set(one, "queued")
+                    world.reset.add(one)
+        elif action == "rerun":
+            world.release_tokens(path)
+            world.set(path, "queued")
+        elif action in ("complete", "aborted"):
+            world.release_tokens(path)
+            world.set(path, action)
+        elif action == "execute":
+            for one in world.below(path):
+                if world.nodes[one].kind in ("task", "alias") and \
+                        world.state[one] not in ("active", "submitted"):
+                    world.set(one, "submitted")
+        elif action == "suspend":
+            world.suspended[path] = True
+        elif action == "resume":
+            world.suspended[path] = False
+        elif action.startswith("free_"):
+            kinds = {"trigger", "time", "date"} if action == "free_all" else {action[5:]}
+            world.free.setdefault(path, set()).update(kinds)
+        elif action == "kill":
+            running = [one for one in world.below(path)
+                       if world.nodes[one].kind in ("task", "alias")
+                       and world.state[one] in ("active", "submitted")]
+            notes.append(f"the server runs ECF_KILL_CMD on {len(running)} job(s)"
+                         + (f" ({', '.join(running[:10])})" if running else "")
+                         + "; a killed job normally aborts its task, once it dies")
+
+
+# -- one pass of the server --------------------------------------------------------------
+class _Pass:
+    """The server's job submission pass over a world: which queued tasks go now."""
+
+    def __init__(self, world: _World, clock: datetime | None) -> None:  # noqa: D107
+        self.world = world
+        self.clock = clock
+        self.parsed: dict[str, Expr | None] = {}
+
+    def expression(self, text: str) -> Expr | None:
+        if text not in self.parsed:
+            try:
+                self.parsed[text] = parse(text)
+            except ExpressionError:
+                self.parsed[text] = None
+        return self.parsed[text]
+
+    def lookup(self, base: str) -> Any:
+        world = self.world
+
+        def value(written: str, attribute: str) -> Any:
+            path = resolve(base, written)
+            if path not in world.state:
+                return None
+            if not attribute:
+                return world.state[path]
+            if attribute in world.events.get(path, {}):
+                return int(world.events[path][attribute])
+            if attribute in world.meters.get(path, {}):
+                return world.meters[path][attribute]
+            repeat = world.nodes[path].repeat
+            if repeat and repeat[0] == attribute:
+                text = world.repeat.get(path, repeat[1])
+                return int(text) if text.lstrip("-").isdigit() else None
+            return None  # a variable, or unknown: ecFlow decides
+        return value
+
+    def holds(self, path: str, text: str | None) -> bool | None:
+        if text is None:
+            return True
+        expr = self.expression(text)
+        if expr is None:
+            return None
+        parent = self.world.parent.get(path, "/")
+        return expr.holds(self.lookup(parent))
+
+    def time_block(self, path: str) -> tuple[str, bool] | None:
+        """What time attribute of ``path`` holds it now (text, decided), None if none."""
+        node = self.world.nodes[path]
+        if not node.times or {"time", "date"} <= self.world.free.get(path, set()):
+            return None
+        free = self.world.free.get(path, set())
+        if path not in self.world.reset:
+            if "dependent" in node.why and f"{path}(" in node.why:
+                kinds = [t for t in node.times
+                         if ("time" not in free or not t.startswith(("time", "today", "cron")))
+                         and ("date" not in free or not t.startswith(("date", "day")))]
+                return (", ".join(kinds), True) if kinds else None
+            return None
+        for attr in node.times:
+            kind, _, value = attr.partition(" ")
+            if kind in ("time", "today", "cron") and "time" in free:
+                continue
+            if kind in ("date", "day") and "date" in free:
+                continue
+            due = self._due(kind, value.split("#", 1)[0].strip())
+            if due is not True:
+                return attr, due is False
+        return None
+
+    def _due(self, kind: str, value: str) -> bool | None:
+        """Whether a reset time attribute lets the node run now (None: ecFlow decides)."""
+        now = self.clock
+        if now is None:
+            return None
+        if kind == "today":
+            found = re.fullmatch(r"(\d{1,2}):(\d\d)", value)
+            if not found:
+                return None
+            return (now.hour, now.minute) >= (int(found.group(1)), int(found.group(2)))
+        if kind == "day":
+            return _DAYS[now.weekday()] == value.strip().lower()
+        if kind == "date":
+            day, month, year = (value.split(".") + ["*", "*"])[:3]
+            return all(part == "*" or int(part) == have for part, have in
+                       ((day, now.day), (month, now.month), (year, now.year)))
+        return False  # time and cron: released at their next slot
+
+    def blocked(self, path: str, limits: dict[str, list[Any]]) -> tuple[str, bool] | None:
+        """Why the queued task ``path`` is not submitted now: (reason, decided); None
+        when it is."""
+        world = self.world
+        chain = world.chain(path)
+        for up in chain:
+            if world.suspended.get(up):
+                return f"{up} is suspended", True
+        for up in chain:
+            node = world.nodes[up]
+            if node.trigger and "trigger" not in world.free.get(up, set()):
+                holds = self.holds(up, node.trigger)
+                if holds is None:
+                    return f"trigger of {up} ({node.trigger}): ecFlow decides", False
+                if not holds:
+                    return f"trigger {node.trigger}" + (f" (of {up})" if up != path else ""), True
+        for up in chain:
+            block = self.time_block(up)
+            if block:
+                text, decided = block
+                where = f" (of {up})" if up != path else ""
+                return (f"{text}{where}" if decided else
+                        f"{text}{where}: ecFlow decides whether it is due"), decided
+        for up in chain:
+            for name, written, tokens, _only in world.nodes[up].inlimits:
+                key = world.limit_of(up, name, written)
+                if key is None:
+                    continue
+                value, maximum, holders = limits[key]
+                if value + tokens > maximum:
+                    return f"limit {key} is full ({value} of {maximum})", True
+        return None
+
+    def take(self, path: str, limits: dict[str, list[Any]]) -> list[str]:
+        taken = []
+        world = self.world
+        for up in world.chain(path):
+            for name, written, tokens, _only in world.nodes[up].inlimits:
+                key = world.limit_of(up, name, written)
+                if key is not None:
+                    limits[key][0] += tokens
+                    limits[key][2].append(path)
+                    taken.append(key)
+        return taken
+
+    def run(self, deadline: float, eventually: bool = False
+            ) -> tuple[list[str], dict[str, tuple[str, bool]], bool]:
+        """Submit what goes now (``eventually``: what goes once everything running and
+        submitted has completed and time has come, repeating until nothing more runs);
+        returns the tasks in submission order, why each other queued task waits, and
+        whether it finished before ``deadline``."""
+        world = self.world
+        started: list[str] = []
+        waits: dict[str, tuple[str, bool]] = {}
+        tasks = [p for p in world.order if world.nodes[p].kind in ("task", "alias")]
+        while True:
+            progressed = False
+            if eventually:
+                for path in tasks:
+                    if world.state[path] in ("active", "submitted"):
+                        world.set(path, "complete")
+                        world.release_tokens(path)
+            for path in tasks:
+                if time.monotonic() > deadline:
+                    return started, waits, False
+                if world.state[path] != "queued":
+                    continue
+                node = world.nodes[path]
+                if node.complete and self.holds(path, node.complete):
+                    world.set(path, "complete")  # its complete expression holds
+                    progressed = True
+                    continue
+                why = self.blocked(path, world.limits)
+                if why is not None and not (eventually and _passes_in_time(why[0])):
+                    waits[path] = why
+                    continue
+                waits.pop(path, None)
+                world.set(path, "submitted")
+                self.take(path, world.limits)
+                started.append(path)
+                progressed = True
+            if not eventually or not progressed:
+                return started, waits, True
+
+
+def _passes_in_time(reason: str) -> bool:
+    """Whether what holds a task goes by itself: a full limit (tokens come back as the
+    jobs complete) or a time attribute (its time comes)."""
+    return reason.startswith(("limit ", "time ", "today ", "cron ", "date ", "day "))
+
+
+def _clock(server: Server) -> datetime | None:
+    """The server's wall clock now (its time attributes use it)."""
+    try:
+        clock = server.log_clock()
+        return clock.to_local(datetime.now(timezone.utc) + server.clock_skew())
+    except Exception:  # noqa: BLE001 - no clock: reset time attributes are undecided
+        return None
+
+
+def preview(server: Server, action: str, paths: str | Iterable[str],
+            seconds: float = 1.0) -> Preview:
+    """What ``action`` (a name of ``ACTIONS``) on ``paths`` will set in motion, from
+    the last synced definition: see the module's docstring. Answers within about
+    ``seconds`` (``complete`` False past it, saying how far it got)."""
+    started = time.monotonic()
+    if action not in ACTIONS:
+        raise ValueError(f"unknown node action {action!r}: use one of {', '.join(ACTIONS)}")
+    chosen = [normalise_path(p) for p in ([paths] if isinstance(paths, str) else paths)]
+    if not chosen:
+        raise ValueError("give at least one node path to preview an action on")
+    chosen = list(dict.fromkeys(chosen))
+    spec = ACTIONS[action]
+    for path in chosen:
+        check_action(action, server.summary(path).kind)
+    notes: list[str] = []
+    if spec.kinds == {"server"}:
+        text = {"halt": "no job is submitted, and no job's message is taken, until the "
+                        "server is restarted",
+                "shutdown": "no new job is submitted until the server is restarted; "
+                            "running jobs may finish",
+                "checkpoint": "changes no node", "restart": "the server schedules again: "
+                "every queued task whose dependencies hold is submitted"}[action]
+        return Preview(action, spec.label, tuple(chosen), notes=(text,),
+                       seconds=time.monotonic() - started)
+    if action.startswith(("defstatus_", "order_", "clear_")):
+        notes.append("changes no state now" + (
+            "; the new default state applies at the next requeue or begin"
+            if action.startswith("defstatus_") else ""))
+        return Preview(action, spec.label, tuple(chosen), notes=tuple(notes),
+                       seconds=time.monotonic() - started)
+    deadline = started + seconds
+    suites = list(dict.fromkeys(p.strip("/").split("/", 1)[0] for p in chosen))
+    plan = server.plan(suites, max(0.05, deadline - time.monotonic()))
+    extra = _outside_references(plan)
+    if extra:
+        more = server.plan([], max(0.05, deadline - time.monotonic()), paths=extra)
+        plan.nodes.update({p: n for p, n in more.nodes.items() if p not in plan.nodes})
+    before = _World(plan)
+    after = before.copy()
+    _apply(after, action, chosen, notes)
+    clock = _clock(server)
+    if plan.server_state != "running":
+        notes.append(f"the server is {plan.server_state}: it submits nothing until it is "
+                     "restarted")
+        return _result(action, spec.label, chosen, _changes(before, after, ()), (), {},
+                       {}, {}, notes, plan, started)
+    now_before = before.copy()
+    submitted_before, _, _ = _Pass(now_before, clock).run(deadline)
+    if submitted_before:
+        notes.append(f"{len(submitted_before)} task(s) look ready already, action or not "
+                     f"(the server may be about to submit them): "
+                     f"{', '.join(submitted_before[:5])}")
+    limits_before = {k: v[0] for k, v in after.limits.items()}
+    now = _Pass(after, clock)
+    submitted, waits, finished = now.run(deadline)
+    limits_after = {k: (v[0], v[1], v[2]) for k, v in after.limits.items()}
+    eventual_after = after.copy()
+    later_after, _, done_after = _Pass(eventual_after, clock).run(deadline, eventually=True)
+    eventual_before = now_before.copy()
+    later_before, _, done_before = _Pass(eventual_before, clock).run(deadline,
+                                                                     eventually=True)
+    complete = plan.complete and finished and done_after and done_before
+    skip = set(submitted_before)
+    submitted = [p for p in submitted if p not in skip]
+    later = {p: waits.get(p, ("released when what it waits for completes", True))
+             for p in later_after if p not in set(later_before) | skip}
+    targets = {one for path in chosen for one in after.below(path)}
+    never = {p: why for p, why in waits.items()
+             if p not in later and p not in set(later_after) and p in targets}
+    takers: dict[str, list[str]] = {}
+    for key, (_value, _maximum, holders) in limits_after.items():
+        gained = [h for h in holders if h in submitted]
+        if gained:
+            takers[key] = gained
+    uses = {key: LimitUse(key, limits_before.get(key, 0), limits_after[key][0],
+                          limits_after[key][1], tuple(names))
+            for key, names in takers.items()}
+    return _result(action, spec.label, chosen, _changes(before, after, submitted),
+                   tuple(submitted), later, never, uses, notes, plan, started, complete)
+
+
+def _changes(before: _World, after: _World, submitted: Iterable[str]
+             ) -> tuple[StateChange, ...]:
+    """The nodes whose state (or suspension) differs once the action and the server's
+    pass after it are done, the submitted tasks aside (they are listed as such)."""
+    skip = set(submitted)
+
+    def shown(world: _World, path: str) -> str:
+        return "suspended" if world.suspended[path] else world.state[path]
+    return tuple(StateChange(p, shown(before, p), shown(after, p)) for p in before.order
+                 if p not in skip and shown(before, p) != shown(after, p))
+
+
+def _outside_references(plan: Plan) -> list[str]:
+    """Absolute paths the expressions of ``plan`` name outside it."""
+    found: dict[str, None] = {}
+    for node in plan.nodes.values():
+        for text in (node.trigger, node.complete):
+            if not text:
+                continue
+            try:
+                expr = parse(text)
+            except ExpressionError:
+                continue
+            parent = node.path.rsplit("/", 1)[0] or "/"
+            for written, _attribute in expr.names:
+                path = resolve(parent, written)
+                if path not in plan.nodes:
+                    found[path] = None
+    return list(found)
+
+
+def _result(action: str, label: str, chosen: list[str], changes: tuple[StateChange, ...],
+            submitted: tuple[str, ...], later: dict[str, tuple[str, bool]],
+            never: dict[str, tuple[str, bool]], uses: dict[str, LimitUse],
+            notes: list[str], plan: Plan, started: float, complete: bool = True) -> Preview:
+    held = tuple(Waiting(p, why) for p, (why, decided) in never.items() if decided)
+    undecided = tuple(Waiting(p, why) for p, (why, decided) in never.items() if not decided)
+    return Preview(action, label, tuple(chosen), changes, submitted,
+                   tuple(Waiting(p, why) for p, (why, _d) in later.items()), held, undecided,
+                   tuple(uses.values()), tuple(notes), complete and plan.complete,
+                   len(plan.nodes), time.monotonic() - started)
