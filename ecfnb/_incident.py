@@ -22,6 +22,7 @@ from ._base.serverlog import LogClock, mentions, parse_line
 from ._base.states import TASK_KINDS
 from ._base.text import md_code, md_fence, md_text, printable
 from ._map.fsmap import FileSystemMap
+from ._server.changes import action_log
 from ._server.server import Server, resolve
 from .errors import EcfnbError
 
@@ -54,6 +55,9 @@ class IncidentRecord:
     timeline_note: str = ""
     #: How the server log's stamps were read (its zone, and how that was known).
     log_clock: str = ""
+    #: The actions taken from ecfnb in this session on the node, above or below it
+    #: (``action_log().about(path)``): time (UTC), user, action, nodes, command, outcome.
+    actions: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)
 
     # -- displays ------------------------------------------------------------------
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
@@ -103,7 +107,17 @@ class IncidentRecord:
             f"{pre}{output_lines_html(self.output_tail)}</pre>",
             f"<h4>Server log for this node</h4>{pre}"
             f"{esc(chr(10).join(self.log_lines)) or '(no lines)'}</pre>",
-            f"<h4>Timeline</h4>{picture}</div>"])
+            f"<h4>Timeline</h4>{picture}",
+            f"<h4>Actions taken from ecfnb</h4>{self._actions_html()}</div>"])
+
+    def _actions_html(self) -> str:
+        if not self.actions:
+            return "<p><i>none in this session</i></p>"
+        esc = html.escape
+        head = "".join(f"<th>{h}</th>" for h in ACTION_COLUMNS)
+        rows = "".join("<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>"
+                       for row in self.actions)
+        return f"<table class='ecfnb-incident-actions'><tr>{head}</tr>{rows}</table>"
 
     def to_markdown(self, image: str | None = None) -> str:
         """Markdown; ``image`` is the timeline picture's file name when saved beside it.
@@ -143,6 +157,15 @@ class IncidentRecord:
             lines.append(f"![timeline of runs around {md_text(self.path)}]({image})")
         else:
             lines.append(md_text(self.timeline_note) or "(see the saved timeline picture)")
+        lines += ["", "#### Actions taken from ecfnb", ""]
+        if self.actions:
+            lines += ["| " + " | ".join(ACTION_COLUMNS) + " |",
+                      "|" + "---|" * len(ACTION_COLUMNS)]
+            lines += ["| " + " | ".join(cell(md_code(c) if i == 4 else md_text(c))
+                                        for i, c in enumerate(row)) + " |"
+                      for row in self.actions]
+        else:
+            lines.append("none in this session")
         return "\n".join(lines) + "\n"
 
     def save(self, filename: str | Path) -> Path:
@@ -165,6 +188,18 @@ class IncidentRecord:
         data["has_timeline"] = self.timeline_png is not None
         json.dumps(data)  # fail here, not in the caller, if something is not plain
         return data
+
+
+#: The columns of an incident's action table.
+ACTION_COLUMNS = ("time (UTC)", "user", "action", "nodes", "command", "outcome")
+
+
+def action_rows(path: str) -> list[tuple[str, str, str, str, str, str]]:
+    """The session's actions about ``path`` as the record's table rows."""
+    return [(f"{r.time:%Y-%m-%d %H:%M:%S}", r.user, r.action, ", ".join(r.paths),
+             "ecflow_client " + " ".join(r.command),
+             ("ok: " if r.ok else "refused: ") + r.answer)
+            for r in action_log().about(path)]
 
 
 def _when(moment: datetime | None) -> str:
@@ -211,7 +246,8 @@ def incident(path: str, server: Server | str | None = None, lines: int = 200,
                     if a.kind in ("label", "meter", "event")],
         output_tail=tail, output_source=source,
         log_lines=node_log_lines(srv, info.path, start, clock=clock),
-        made=made, timeline_png=png, timeline_note=note, log_clock=clock.describe())
+        made=made, timeline_png=png, timeline_note=note, log_clock=clock.describe(),
+        actions=action_rows(info.path))
 
 
 def node_log_lines(server: Server, path: str, since: datetime, max_lines: int = 20000,

@@ -266,8 +266,11 @@ def time_change(info: NodeInfo, kind: str, value: str, add: bool) -> tuple[str, 
         raise ValueError(f"bad day {value!r}: use one of {', '.join(_DAYS)}")
     if kind == "date" and not re.match(r"^(\d{1,2}|\*)\.(\d{1,2}|\*)\.(\d{4}|\*)$", value):
         raise ValueError(f"bad date {value!r}: give DD.MM.YYYY, '*' for any, e.g. '1.*.*'")
-    if not add and not any(a.kind == kind and a.value == value for a in info.attributes):
-        have = ", ".join(a.value for a in info.attributes if a.kind == kind) or "none"
+    def written(attr: Attribute) -> str:  # 'today 10:00 # free' -> '10:00'
+        text = attr.value.split("#", 1)[0].strip()
+        return text[len(kind):].strip() if text.startswith(kind + " ") else text
+    if not add and not any(a.kind == kind and written(a) == value for a in info.attributes):
+        have = ", ".join(written(a) for a in info.attributes if a.kind == kind) or "none"
         raise ValueError(f"{info.path} has no {kind} {value!r} (its {kind}s: {have})")
     return ("--alter", "add" if add else "delete", kind, value, info.path)
 
