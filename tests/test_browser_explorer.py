@@ -450,7 +450,7 @@ def test_server_row_shows_the_server_and_only_server_commands(lab, page, explore
         assert MODEL not in header.inner_text()
         titles = panel.locator(".ecfnb-panel-tabs button").all_inner_texts()
         assert [t.strip() for t in titles] == ["Server", "Attributes", "Variables", "Why",
-                                               "Zombies", "Log", "Table", "Timeline"]
+                                               "Zombies", "Log", "Table", "Timeline", "Actions"]
         visible = [name for name, button in zip(NODE_ACTIONS, node_buttons, strict=True)
                    if button.is_visible()]
         assert visible == [], f"node actions offered on the server's row: {visible}"

@@ -295,3 +295,134 @@ def test_an_incident_record_keeps_the_actions_taken_on_the_node(op):
     assert "ecflow_client --force=queued /op/f/gate" in record.to_markdown()
     assert "ecfnb-incident-actions" in record.to_html()
     assert record.to_dict()["actions"][0][2] == "Rerun"
+
+
+# -- the explorer: menu, several nodes, confirmation with preview, editors ------------------
+@pytest.fixture
+def op_explorer(op):
+    explorer = ecfnb.explore(Server("localhost", op.port), interval=60)
+    try:
+        yield explorer
+    finally:
+        explorer.close()
+
+
+def entries_of(explorer, paths) -> dict[str, dict]:
+    _title, entries = explorer.open_menu(paths)
+    return {entry["name"]: entry for entry in entries}
+
+
+def test_the_menu_offers_what_ecflow_ui_offers_and_runs_what_is_picked(op, op_explorer):
+    explorer = op_explorer
+    explorer.select("/op/f/gate")
+    menu = entries_of(explorer, ["/op/f/gate"])
+    assert [n for n, e in menu.items() if e["enabled"]][:6] == [
+        "suspend", "rerun", "execute", "requeue", "complete", "defstatus_complete"]
+    assert not menu["kill"]["enabled"] and "not for a aborted task" in menu["kill"]["tip"]
+    assert {"copy", "show", "edit"} <= set(menu)
+    explorer.pick("complete")
+    panel = explorer.panel
+    assert panel.confirmation.layout.display != "none"
+    assert "Set /op/f/gate complete?" in panel.question.value
+    assert "/op/f/t1" in panel.preview.value and "Submitted now" in panel.preview.value
+    panel.confirm()
+    wait_for(lambda: task_state(op.port, "/op/f/gate")["state"] == "complete",
+             what="gate complete")
+    assert "Set /op/f/gate complete" in panel.message.value
+
+
+def test_marked_nodes_get_one_confirmation_and_one_command(op, op_explorer):
+    explorer = op_explorer
+    explorer.select("/op/f/t1")
+    explorer.mark(["/op/f/t2", "/op/g/x"])
+    assert explorer.selection == ["/op/f/t1", "/op/f/t2", "/op/g/x"]
+    menu = entries_of(explorer, explorer.selection)
+    assert menu["suspend"]["enabled"] and not menu["order_top"]["enabled"]
+    assert "one node at a time" in menu["order_top"]["tip"]
+    explorer.pick("suspend")
+    assert "Suspend 3 nodes (/op/f/t1, /op/f/t2, /op/g/x)?" in explorer.panel.question.value
+    explorer.panel.confirm()
+    assert all(task_state(op.port, p).get("suspended") == "1"
+               for p in ("/op/f/t1", "/op/f/t2", "/op/g/x"))
+    assert action_log().records[-1].command == ("--suspend", "/op/f/t1", "/op/f/t2",
+                                                "/op/g/x")
+    # the panel's buttons act on the marks too
+    explorer.panel.buttons["resume"].click()
+    assert "Resume 3 nodes" in explorer.panel.question.value
+    explorer.panel.confirm()
+    assert all(task_state(op.port, p).get("suspended") is None
+               for p in ("/op/f/t1", "/op/f/t2", "/op/g/x"))
+
+
+def test_the_panel_editors_change_the_server(op, op_explorer):
+    explorer = op_explorer
+    panel = explorer.panel
+    explorer.select("/op/g/x", tab="Variables")
+    editor = panel.editors["Variables"]
+    editor.name.value, editor.value.value = "NEWVAR", "from the panel"
+    editor.apply()
+    assert "Set variable NEWVAR of /op/g/x" in panel.question.value
+    panel.confirm()
+    assert query(op.port, "variable", "/op/g/x:NEWVAR") == "from the panel"
+    assert "NEWVAR" in panel.pages["Variables"].value  # read again after the edit
+    explorer.select("/op/g/x", tab="Attributes")
+    editor = panel.editors["Attributes"]
+    kinds = [k for _label, k in editor.kind.options]
+    assert kinds == ["label", "meter", "event", "late", "time", "today", "date", "day"]
+    for kind, name, value, check in [
+            ("meter", "m", "4", lambda: query(op.port, "meter", "/op/g/x:m") == "4"),
+            ("label", "lab", "from the panel",
+             lambda: query(op.port, "label", "/op/g/x:lab") == "from the panel"),
+            ("event", "e", "set", lambda: query(op.port, "event", "/op/g/x:e") == "set")]:
+        editor.kind.value = kind
+        editor.name.value, editor.value.value = name, value
+        editor.apply()
+        panel.confirm()
+        assert check(), (kind, panel.message.value)
+    editor.kind.value = "meter"
+    editor.name.value, editor.value.value = "m", "99"
+    editor.apply()  # outside the meter's range: said at once, nothing asked or sent
+    assert panel.confirmation.layout.display == "none"
+    assert "from 0 to 10" in panel.message.value
+    assert query(op.port, "meter", "/op/g/x:m") == "4"
+    panel.tabs.index = panel.tab_names.index("Actions")
+    assert "set meter m" in panel.views["Actions"].widget.value
+
+
+def test_edit_tab_submits_the_edited_script(op, op_explorer):
+    explorer = op_explorer
+    panel = explorer.panel
+    server = panel.server if panel.server else None
+    explorer.select("/op/g", tab=None)
+    run_action(explorer.tree.views[0].server, "suspend", "/op/g")
+    run_action(explorer.tree.views[0].server, "complete", "/op/g/x")
+    explorer.select("/op/g/x", tab="Edit")
+    edit = panel.views["Edit"]
+    assert panel.current_tab == "Edit" and "echo greeting=%GREETING%" in edit.text.value
+    assert edit.variables.value == "GREETING = hello\n"
+    edit.text.value = edit.text.value.replace("sleep 60", "echo from-the-edit-tab")
+    edit.variables.value = "GREETING = hola\n"
+    edit.ask_submit()
+    assert "Submit the edited script of /op/g/x" in panel.question.value
+    panel.confirm()
+    assert "Submitted the edited script" in panel.message.value, panel.message.value
+
+    def output() -> bytes:
+        return b"".join(f.read_bytes() for f in (Path(op.home) / "op/g").glob("x.[0-9]*"))
+    wait_for(lambda: b"from-the-edit-tab" in output(), what="the job of the edited script")
+    assert b"greeting=hola" in output()
+    del server
+
+
+def test_a_read_only_explorer_offers_no_action_in_its_menu(op):
+    explorer = ecfnb.explore(Server("localhost", op.port), interval=60, read_only=True)
+    try:
+        explorer.select("/op/f/gate")
+        menu = entries_of(explorer, ["/op/f/gate"])
+        assert not any(e["enabled"] for n, e in menu.items() if n not in ("copy", "show"))
+        assert menu["rerun"]["tip"] == "this explorer is read-only"
+        explorer.pick("rerun")
+        assert explorer.panel.confirmation.layout.display == "none"
+        assert task_state(op.port, "/op/f/gate")["state"] == "aborted"
+    finally:
+        explorer.close()

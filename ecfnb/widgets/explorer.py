@@ -4,18 +4,22 @@ The explorer only wires them: a selection in the tree shows the node in the pane
 a change the tree hears about reaches the panel, an action in the panel makes the
 tree refresh at once (without waiting for it), and a link in a view of the panel
 (Triggers, Table, Timeline, Zombies) or a result of the search below the tree
-selects that node in the tree.
+selects that node in the tree. A right-click (or the key m) on a tree row, or on a
+row of the Table view, opens the node menu (``menu.menu_entries``) for that node or
+for every marked one; the entry picked goes to the panel's confirmation.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import ipywidgets as widgets
 
-from .._server.server import Server, resolve
+from .._server.server import Server, normalise_path, resolve
 from ..errors import EcfnbError
 from . import tree_html
+from .menu import menu_entries
 from .panel import TABS, NodePanel
 from .tree import NodeTree, ServerView
 from .views import SearchView
@@ -40,6 +44,15 @@ class Explorer(widgets.HBox):
                                                  if self.panel.server is view.server else None)
         self.panel.on_action = lambda _path: self.tree.refresh(wait=False)
         self.panel.on_select = self._view_selected
+        self.panel.also = self.marked
+        self._menus: dict[str, tuple[Server, list[str]]] = {}
+        self._menu_ids = itertools.count(1)
+        self.tree.on_menu = lambda view, paths: self.open_menu(paths, view.server)
+        self.tree.tree.on_pick = self.pick
+        table = self.panel.views["Table"]
+        table.on_menu = lambda paths: self.open_menu(  # type: ignore[attr-defined]
+            paths, self.panel.server, table.view)
+        table.view.on_pick = self.pick
         self.search = SearchView(self._searchable, lambda index, path: self.select(path,
                                                                                    index))
         left = widgets.VBox([self.tree, self.search],
@@ -60,8 +73,73 @@ class Explorer(widgets.HBox):
         ('Triggers', 'Table', ...: one of ``panel.tab_names`` for that node)."""
         if tab is not None and tab not in TABS:
             raise ValueError(f"unknown tab {tab!r}: use one of {', '.join(TABS)}")
+        view = self.tree.view(server)
+        info = self.panel.info
+        if info is not None and self.panel.server is view.server and \
+                info.path == normalise_path(path) and tab is not None:
+            self.panel.tabs.index = self.panel.tab_names.index(tab)  # shown: change tab
+            return
         self._want_tab = tab
         self.tree.select(path, server)
+
+    @property
+    def selection(self) -> list[str]:
+        """The selected node's path and the marked ones on its server, in that order."""
+        info = self.panel.info
+        return ([info.path] if info is not None else []) + [
+            p for p in self.marked() if info is None or p != info.path]
+
+    def marked(self) -> list[str]:
+        """The paths marked in the tree (Ctrl/Shift-click) on the shown node's server."""
+        return [path for view, path in self.tree.marked()
+                if view.server is self.panel.server]
+
+    def mark(self, paths: Sequence[str], server: int | str = 0) -> None:
+        """Mark ``paths`` in the tree besides the selected node, as Ctrl-click does."""
+        self.tree.mark(paths, server)
+
+    def open_menu(self, paths: Sequence[str], server: Server | None = None,
+                  where: object = None) -> tuple[str, list[dict]]:
+        """Open the node menu for ``paths`` (in the tree, or in ``where``: the view a
+        right-click came from) and return its (title, entries)."""
+        server = server or self.panel.server
+        if server is None or not paths:
+            return "", []
+        try:
+            title, entries = menu_entries(server, list(paths), self.read_only)
+        except EcfnbError as exc:
+            self.panel.message.value = tree_html.message(f"no menu: {exc}", ok=False)
+            return "", []
+        key = str(next(self._menu_ids))
+        self._menus = {k: v for k, v in list(self._menus.items())[-9:]}
+        self._menus[key] = (server, list(paths))
+        target = where if where is not None else self.tree.tree
+        target.show_menu(title, entries, list(paths), key)  # type: ignore[attr-defined]
+        return title, entries
+
+    def pick(self, name: str, key: str = "") -> None:
+        """An entry of the menu ``key`` (the last one if not given) was chosen: an
+        action goes to the panel's confirmation, for the nodes the menu was for."""
+        chosen = self._menus.get(key) or (list(self._menus.values())[-1]
+                                          if self._menus else None)
+        if chosen is None:
+            return
+        server, paths = chosen
+        if name == "copy":
+            self.panel.message.value = tree_html.message(
+                f"copied {', '.join(paths)}", ok=True)
+            return
+        index = next((i for i, v in enumerate(self.tree.views) if v.server is server), 0)
+        if self.panel.info is None or self.panel.info.path != paths[0] or \
+                self.panel.server is not server:
+            self.select(paths[0], index, tab="Edit" if name == "edit" else None)
+        if name == "show":
+            return
+        if name == "edit":
+            if self.panel.current_tab != "Edit":
+                self.panel.tabs.index = self.panel.tab_names.index("Edit")
+            return
+        self.panel.request(name, paths)
 
     def close(self) -> None:
         # (ipywidgets' __del__ calls us after a failed init)

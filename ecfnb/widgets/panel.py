@@ -13,6 +13,7 @@ HTML comes from ``tree_html`` (escaped).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from html import escape
@@ -21,31 +22,35 @@ from typing import Any
 import ipywidgets as widgets
 
 from .._map.fsmap import FileSystemMap, attributes_text
-from .._server.actions import ACTIONS, available_actions, run_action
+from .._server.actions import ACTIONS, BUTTONS, available_actions, run_action
 from .._server.nodes import NodeInfo
+from .._server.preview import preview_html
 from .._server.server import Server
 from ..errors import EcfnbError
-from . import tree_html, views
+from . import editing, tree_html, views
 from .follow import FileFollower
 from .text_view import TextView
 
 __all__ = ["NodePanel", "TABS"]
 
-TABS = ("Server", "Attributes", "Variables", "Script", "Job", "Output", "Manual", "Why",
-        "Triggers", "Timeline", "Table", "Zombies", "Log")
-_TASK_TABS = ("Attributes", "Variables", "Script", "Job", "Output", "Manual", "Why",
-              "Triggers", "Log")
+TABS = ("Server", "Attributes", "Variables", "Script", "Edit", "Job", "Output", "Manual",
+        "Why", "Triggers", "Timeline", "Table", "Zombies", "Log", "Actions")
+_TASK_TABS = ("Attributes", "Variables", "Script", "Edit", "Job", "Output", "Manual", "Why",
+              "Triggers", "Log", "Actions")
 _FAMILY_TABS = ("Attributes", "Variables", "Manual", "Why", "Triggers", "Timeline", "Table",
-                "Log")
+                "Log", "Actions")
 #: The tabs each kind of node has (ecflow_ui: Script/Job/Output only for tasks and
 #: aliases; a timeline and a table for what has tasks below it; zombies on the server).
 TABS_OF = {"task": _TASK_TABS, "alias": _TASK_TABS, "suite": _FAMILY_TABS,
            "family": _FAMILY_TABS,
            "server": ("Server", "Attributes", "Variables", "Why", "Zombies", "Log", "Table",
-                      "Timeline")}
+                      "Timeline", "Actions")}
 #: Tabs drawn by a view of ``views`` (the others are text of the map).
 VIEWS = {"Triggers": views.TriggersView, "Log": views.LogView, "Zombies": views.ZombiesView,
-         "Timeline": views.TimelineView, "Table": views.TableView}
+         "Timeline": views.TimelineView, "Table": views.TableView,
+         "Edit": editing.ScriptView, "Actions": editing.ActionsView}
+#: Tabs with an editor under their text (the Variables one changes variables only).
+EDITORS = {"Attributes": False, "Variables": True}
 #: Tab -> file role in the map (Variables is a table; Server the server's summary).
 TAB_ROLES = {"Attributes": "att", "Script": "script", "Job": "job", "Output": "jobout",
              "Manual": "manual", "Why": "why"}
@@ -84,19 +89,29 @@ class NodePanel(widgets.VBox):
         self.info: NodeInfo | None = None
         self._lines = output_lines
         self._lock = threading.RLock()
-        self._pending: str | tuple[str, Callable[[], str]] | None = None
+        #: ("action", name, paths) or ("ask", question, run) waiting for Yes.
+        self._pending: tuple[Any, ...] | None = None
         self._follow: FileFollower | None = None
         self._status_thread: threading.Thread | None = None
         self._tab_loads = 0  # tabs loaded by a change of index
         self.header = widgets.HTML("<i>select a node in the tree</i>")
-        self.buttons = {name: widgets.Button(description=action.label,
+        self.buttons = {name: widgets.Button(description=ACTIONS[name].label,
                                              layout=widgets.Layout(width="auto",
                                                                    flex="0 0 auto"),
                                              disabled=True)
-                        for name, action in ACTIONS.items()}
+                        for name in BUTTONS}
         for name, button in self.buttons.items():
             button.add_class(f"ecfnb-action-{name}")
             button.on_click(lambda _b, name=name: self.request(name))
+        #: The rest of the node menu (ecflow_ui's submenus too), enabled entries only.
+        self.more_actions = widgets.Dropdown(options=[("more…", "")], value="",
+                                             layout=widgets.Layout(width="12em"))
+        self.more_actions.add_class("ecfnb-panel-more-actions")
+        self.more_actions.observe(self._more_picked, "value")
+        #: Other nodes an action applies to besides the shown one (the tree's marks).
+        self.also: Callable[[], list[str]] = list
+        self.preview = widgets.HTML(layout=widgets.Layout(max_height="16em",
+                                                          overflow="auto"))
         self.question = widgets.HTML(layout=widgets.Layout(flex="1 1 auto", min_width="0"))
         self.yes = widgets.Button(description="Yes", button_style="danger",
                                   layout=widgets.Layout(width="auto", min_width="5em",
@@ -106,14 +121,20 @@ class NodePanel(widgets.VBox):
                                                        flex="0 0 auto"))
         self.yes.on_click(lambda _b: self.confirm())
         self.no.on_click(lambda _b: self.cancel())
-        self.confirmation = widgets.HBox([self.question, self.yes, self.no],
-                                         layout=widgets.Layout(display=HIDE,
-                                                               align_items="center",
-                                                               width="100%"))
+        self.confirmation = widgets.VBox([
+            widgets.HBox([self.question, self.yes, self.no],
+                         layout=widgets.Layout(align_items="center", width="100%")),
+            self.preview], layout=widgets.Layout(display=HIDE, width="100%"))
         self.message = widgets.HTML()
         self.views: dict[str, views.View] = {
             tab: kind(self._select, self.ask, read_only=read_only,
                       follow_seconds=follow_seconds) for tab, kind in VIEWS.items()}
+        self.editors = {tab: editing.AttributeEditor(self._select, self.ask,
+                                                     read_only=read_only, variables=only,
+                                                     done=self._edited)
+                        for tab, only in EDITORS.items()}
+        for tab in ("Edit",):
+            self.views[tab].done = self._edited  # type: ignore[attr-defined]
         self.pages: dict[str, Any] = {tab: widgets.HTML() for tab in TABS}
         self.pages.update({tab: view.widget for tab, view in self.views.items()})
         self.pages["Output"] = TextView()
@@ -149,8 +170,13 @@ class NodePanel(widgets.VBox):
         # pages here never change; a node's tabs are the bar's options.
         self.tabs = TabBar(options=list(TABS_OF["task"]), style={"button_width": "auto"},
                            layout=widgets.Layout(max_width="100%", flex_flow="row wrap"))
-        self.stack = widgets.Stack([self._output_box if tab == "Output" else self.pages[tab]
-                                    for tab in TABS], selected_index=TABS.index(
+        def page(tab: str) -> Any:
+            if tab == "Output":
+                return self._output_box
+            if tab in self.editors:
+                return widgets.VBox([self.editors[tab].widget, self.pages[tab]])
+            return self.pages[tab]
+        self.stack = widgets.Stack([page(tab) for tab in TABS], selected_index=TABS.index(
                                         TABS_OF["task"][0]),
                                    layout=widgets.Layout(max_width="100%", min_width="0"))
         self.stack.add_class("ecfnb-panel-pages")
@@ -166,7 +192,7 @@ class NodePanel(widgets.VBox):
                              (self.more, "more"), (self.try_pick, "try"),
                              (self.status_button, "status"), (self.job_status, "job-status")):
             widget.add_class(f"ecfnb-panel-{name}")
-        self.actions_bar = widgets.HBox(list(self.buttons.values()),
+        self.actions_bar = widgets.HBox([*self.buttons.values(), self.more_actions],
                                         layout=widgets.Layout(flex_flow="row wrap"))
         super().__init__([self.header, self.actions_bar, self.confirmation, self.message,
                           self.tabs, self.stack],
@@ -285,9 +311,24 @@ class NodePanel(widgets.VBox):
     def _enable_actions(self) -> None:
         """ecflow_ui's menu for this node: entries of other kinds hidden, the others
         enabled as its conditions say (Resume only when suspended, Kill only when a
-        job runs, ...)."""
+        job runs, Free dependencies only with a trigger, a time or a date ...)."""
         info = self.info
+        if info is not None and self.server is not None and info.kind != "server":
+            try:
+                info = self.server.menu_info(info.path)
+            except EcfnbError:
+                pass
         enabled = available_actions(info) if info is not None else frozenset()
+        more = [(("" if not a.menu else a.menu + ": ") + a.label, name)
+                for name, a in ACTIONS.items() if name not in self.buttons and
+                name in enabled and not self.read_only]
+        self._setting_more = True
+        try:
+            self.more_actions.options = [("more…" if more else "no more actions", ""), *more]
+            self.more_actions.value = ""
+        finally:
+            self._setting_more = False
+        self.more_actions.disabled = not more
         for name, button in self.buttons.items():
             action = ACTIONS[name]
             shown = info is not None and action.applies_to(info.kind)
@@ -328,6 +369,8 @@ class NodePanel(widgets.VBox):
                 self.views[tab].load(self.server, self.fsmap, self.info)
                 return
             page = self.pages[tab]
+            if tab in self.editors:
+                self.editors[tab].load(self.server, self.fsmap, self.info)
             try:
                 if tab == "Output":
                     self._load_output()
@@ -452,55 +495,96 @@ class NodePanel(widgets.VBox):
             follow.stop()
 
     # -- actions ----------------------------------------------------------------------------
-    def request(self, name: str) -> None:
-        """Ask to run action ``name`` on the shown node: shows the confirmation."""
+    def _more_picked(self, change: dict) -> None:
+        if getattr(self, "_setting_more", False) or not change["new"]:
+            return
+        name = change["new"]
+        self._setting_more = True
+        try:
+            self.more_actions.value = ""
+        finally:
+            self._setting_more = False
+        self.request(name)
+
+    def request(self, name: str, paths: list[str] | None = None) -> None:
+        """Ask to run action ``name`` on ``paths`` (default: the shown node and the
+        tree's marked ones): the confirmation lists them, with the preview of what the
+        action sets in motion (``Server.preview``, at most ~1 s)."""
         with self._lock:
             if self.read_only:
                 self.message.value = tree_html.message(
                     "this explorer was opened read_only=True: actions are off", ok=False)
                 return
-            if self.info is None:
+            if self.info is None or self.server is None:
                 return
             action = ACTIONS[name]
-            self._pending = name
-            self.question.value = f"<b>{escape(action.confirmation(self.info.path))}</b>"
+            if paths is None:
+                paths = [self.info.path]
+                if action.kinds != {"server"}:
+                    paths += [p for p in self.also() if p != self.info.path]
+            paths = list(dict.fromkeys(paths))
+            self._pending = ("action", name, paths)
+            named = action.confirmation(paths if len(paths) > 1 else paths[0])
+            self.question.value = f"<b>{escape(named)}</b>"
+            try:
+                self.preview.value = preview_html(self.server.preview(name, paths), rows=20)
+            except (EcfnbError, ValueError) as exc:
+                self.preview.value = tree_html.message(f"no preview: {exc}", ok=False)
             self.confirmation.layout.display = SHOW
 
-    def ask(self, question: str, run: Callable[[], str]) -> None:
+    def ask(self, question: str, run: Callable[[], str] | None) -> None:
         """Ask ``question`` in the confirmation bar; on Yes, ``run()`` returns the report
-        (a view's action: a zombie's fob, fail ...). Nothing runs in a read-only panel."""
+        (a view's action: a zombie's fob, an edit ...). ``run`` None only tells (a bad
+        value, before anything is sent). Nothing runs in a read-only panel."""
         with self._lock:
+            if run is None:
+                self.message.value = tree_html.message(question, ok=False)
+                return
             if self.read_only:
                 self.message.value = tree_html.message(
                     "this explorer was opened read_only=True: actions are off", ok=False)
                 return
-            self._pending = (question, run)
+            self._pending = ("ask", question, run)
             self.question.value = f"<b>{escape(question)}</b>"
+            self.preview.value = ""
             self.confirmation.layout.display = SHOW
 
     def confirm(self) -> None:
-        """Run the action waiting for confirmation; the outcome goes to the message line."""
+        """Run what waits for confirmation; the outcome goes to the message line."""
         with self._lock:
-            name, self._pending = self._pending, None
+            pending, self._pending = self._pending, None
             self.confirmation.layout.display = HIDE
-            if isinstance(name, tuple) and not self.read_only:
+            if pending is None or self.read_only:
+                return
+            if pending[0] == "ask":
                 try:
-                    self.message.value = tree_html.message(name[1](), ok=True)
+                    self.message.value = tree_html.message(pending[2](), ok=True)
                 except (EcfnbError, ValueError) as exc:
                     self.message.value = tree_html.message(f"refused: {exc}", ok=False)
                 return
-            if name is None or self.info is None or self.server is None or self.read_only:
+            _kind, name, paths = pending
+            if self.server is None:
                 return
-            path = self.info.path
             try:
-                done = run_action(self.server, name, path)
+                done = run_action(self.server, name, paths)
             except (EcfnbError, ValueError) as exc:
                 self.message.value = tree_html.message(f"{ACTIONS[name].label} refused: {exc}",
                                                        ok=False)
                 return
             self.message.value = tree_html.message(done, ok=True)
         if self.on_action is not None:
+            self.on_action(paths[0])
+
+    def _edited(self, path: str) -> None:
+        """An edit was accepted: the tree refreshes, the open tab reads the node again."""
+        if self.on_action is not None:
             self.on_action(path)
+        if self.server is not None:
+            with contextlib.suppress(EcfnbError):
+                self.server.sync()
+        tab = self.current_tab
+        if tab in self.editors or tab == "Actions":
+            self._load(tab)
 
     def cancel(self) -> None:
         self._pending = None

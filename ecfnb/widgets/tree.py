@@ -95,6 +95,10 @@ class NodeTree(widgets.VBox):
         self.views = [ServerView(i, s) for i, s in enumerate(servers)]
         self.tree = TreeView(layout=widgets.Layout(overflow="auto", max_height="640px"))
         self.tree.add_class("ecfnb-tree")
+        #: Called with (view, paths) when the node menu is asked for (right-click, key m).
+        self.on_menu: Callable[[ServerView, list[str]], Any] | None = None
+        self.tree.on_menu = self._menu_asked
+        self.tree.on_enter = self._entered
         self.controls = TreeControls(FILTER_STATES, not self._paused, self.set_filter,
                                      self._on_live)
         self.status = self.controls.status
@@ -443,6 +447,36 @@ class NodeTree(widgets.VBox):
                 view.tell()
                 return
             where = self._owner.get(key)
+        if where is not None and self.on_select is not None:
+            self.on_select(*where)
+
+    # -- several nodes, the menu, keys -------------------------------------------------
+    def marked(self) -> list[tuple[ServerView, str]]:
+        """The nodes marked besides the selected one (Ctrl/Shift-click, Shift+arrows)."""
+        with self._lock:
+            return [where for where in (self._owner.get(id(item)) for item in
+                                        self.tree.marked) if where is not None]
+
+    def mark(self, paths: Iterable[str], server: int | str = 0) -> None:
+        """Mark ``paths`` (opening their families) as Ctrl-click does."""
+        view = self.view(server)
+        with self._lock:
+            items = tuple(self._reveal(view, normalise_path(path)) for path in paths)
+            self.tree.mark(items)
+
+    def _menu_asked(self, item: Item, items: tuple[Item, ...]) -> None:
+        with self._lock:
+            where = self._owner.get(id(item))
+            if where is None:
+                return
+            view = where[0]
+            paths = [found[1] for found in (self._owner.get(id(i)) for i in items)
+                     if found is not None and found[0] is view]
+        if self.on_menu is not None:
+            self.on_menu(view, paths or [where[1]])
+
+    def _entered(self, item: Item) -> None:
+        where = self._owner.get(id(item))
         if where is not None and self.on_select is not None:
             self.on_select(*where)
 

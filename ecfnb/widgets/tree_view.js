@@ -1,7 +1,16 @@
 // TreeView: the browser side of a forest of rows (tree_view.py), drawn from one message
 // per change: a child list from one DocumentFragment, a label, an open or selected flag.
+// Ctrl/Cmd-click marks more rows, Shift-click a range, right-click (or the key m, the
+// menu key, Shift+F10) asks the kernel for the node menu. Keys: arrows move the
+// selection, Left/Right close/open, Enter shows the panel, Shift+arrows mark; none of them
+// reaches the notebook (data-lm-suppress-shortcuts, stopPropagation).
 function render({ model, el }) {
   el.classList.add("ecfnb-tree-view");
+  el.tabIndex = 0;
+  el.setAttribute("data-lm-suppress-shortcuts", "true");
+  const menu = ecfnbMenu(model);
+  let marked = new Set();
+  let menuAt = null;
   const top = document.createElement("ul");
   top.className = "ecfnb-tree-children ecfnb-tree-top";
   el.appendChild(top);
@@ -33,8 +42,31 @@ function render({ model, el }) {
     for (const li of ul.querySelectorAll("li.ecfnb-tree-node")) {
       const id = Number(li.dataset.id);
       if (selected === id) selected = null;
+      marked.delete(id);
       rows.delete(id);
     }
+  }
+  function visible() {
+    return [...top.querySelectorAll("li.ecfnb-tree-node")].filter(
+      (li) => li.offsetParent !== null && !li.classList.contains("ecfnb-tree-disabled"));
+  }
+  function setMarks(ids) {
+    for (const id of marked) { const row = rows.get(id); if (row) row.li.classList.remove("ecfnb-tree-marked"); }
+    marked = new Set(ids.filter((id) => rows.has(id)));
+    for (const id of marked) rows.get(id).li.classList.add("ecfnb-tree-marked");
+  }
+  function sendMarks() { model.send({ op: "mark", ids: [...marked] }); }
+  function choose(id) {
+    const row = rows.get(id);
+    if (!row) return;
+    setSelected(id, true);
+    row.anchor.scrollIntoView({ block: "nearest" });
+    model.send({ op: "select", id });
+  }
+  function askMenu(id, x, y) {
+    menuAt = [x, y];
+    const ids = marked.has(id) || (marked.size && id === selected) ? [...new Set([selected, ...marked])].filter((i) => i !== null) : [id];
+    model.send({ op: "menu", id, ids });
   }
   function setChildren(row, children) {
     forget(row.ul);
@@ -71,6 +103,11 @@ function render({ model, el }) {
     else if (op.op === "label") row.anchor.innerHTML = op.html;
     else if (op.op === "opened") { row.opened = op.value; show(row); }
     else if (op.op === "selected") setSelected(op.id, op.value);
+    else if (op.op === "marks") setMarks(op.ids);
+    else if (op.op === "menu") {
+      const [x, y] = menuAt || [el.getBoundingClientRect().left + 20, el.getBoundingClientRect().top + 20];
+      menu.open(Object.assign({ back: el }, op), x, y);
+    }
   }
   top.addEventListener("click", (event) => {
     const li = event.target.closest("li.ecfnb-tree-node");
@@ -84,9 +121,69 @@ function render({ model, el }) {
       show(row);
       model.send({ op: row.opened ? "open" : "close", id });
     } else if (event.target.closest(".ecfnb-tree-anchor") === row.anchor) {
-      setSelected(id, true);
-      model.send({ op: "select", id });
+      if (event.ctrlKey || event.metaKey) {
+        if (marked.has(id)) marked.delete(id); else if (id !== selected) marked.add(id);
+        setMarks([...marked]);
+        sendMarks();
+        return;
+      }
+      if (event.shiftKey && selected !== null) {
+        const all = visible().map((li) => Number(li.dataset.id));
+        const a = all.indexOf(selected), b = all.indexOf(id);
+        if (a >= 0 && b >= 0) {
+          setMarks(all.slice(Math.min(a, b), Math.max(a, b) + 1).filter((i) => i !== selected));
+          sendMarks();
+          return;
+        }
+      }
+      if (marked.size) { setMarks([]); sendMarks(); }
+      choose(id);
     }
+  });
+  top.addEventListener("contextmenu", (event) => {
+    const li = event.target.closest("li.ecfnb-tree-node");
+    if (!li || !top.contains(li) || li.classList.contains("ecfnb-tree-disabled")) return;
+    event.preventDefault();
+    const id = Number(li.dataset.id);
+    if (id !== selected && !marked.has(id)) {
+      if (marked.size) { setMarks([]); sendMarks(); }
+      choose(id);
+    }
+    askMenu(id, event.clientX, event.clientY);
+  });
+  el.addEventListener("keydown", (event) => {
+    event.stopPropagation();  // the notebook's command mode must not act on the cell
+    const all = visible();
+    const at = all.findIndex((li) => Number(li.dataset.id) === selected);
+    const row = rows.get(selected);
+    const key = event.key;
+    if (key === "ArrowDown" || key === "ArrowUp") {
+      const next = all[at < 0 ? 0 : Math.max(0, Math.min(all.length - 1, at + (key === "ArrowDown" ? 1 : -1)))];
+      if (next) {
+        if (event.shiftKey && selected !== null) { marked.add(selected); setMarks([...marked]); sendMarks(); }
+        choose(Number(next.dataset.id));
+      }
+    } else if (key === "ArrowRight" && row) {
+      if (row.hasKids && !row.opened) { row.opened = true; show(row); model.send({ op: "open", id: selected }); }
+      else if (row.opened && row.ul.firstElementChild) choose(Number(row.ul.firstElementChild.dataset.id));
+    } else if (key === "ArrowLeft" && row) {
+      if (row.hasKids && row.opened) { row.opened = false; show(row); model.send({ op: "close", id: selected }); }
+      else {
+        const parent = row.li.parentElement.closest("li.ecfnb-tree-node");
+        if (parent) choose(Number(parent.dataset.id));
+      }
+    } else if (key === "Enter" && selected !== null) {
+      model.send({ op: "enter", id: selected });
+    } else if ((key === "m" || key === "ContextMenu" || (key === "F10" && event.shiftKey)) && row) {
+      const box = row.anchor.getBoundingClientRect();
+      askMenu(selected, box.left + 10, box.bottom);
+    } else if (key === "Escape") {
+      menu.close();
+      if (marked.size) { setMarks([]); sendMarks(); }
+    } else {
+      return;
+    }
+    event.preventDefault();
   });
   model.on("msg:custom", apply);
   model.send({ op: "hello" });

@@ -25,6 +25,8 @@ from typing import Any
 import anywidget
 from traitlets import Bool, HasTraits, Tuple, Unicode
 
+from .._base.child import safely
+
 __all__ = ["Item", "TreeView"]
 
 _ids = itertools.count(1)
@@ -55,14 +57,30 @@ class Item(HasTraits):
             self.view.forget(self)
 
 
-class TreeView(anywidget.AnyWidget):
-    """The browser side of a forest of ``Item`` rows; ``nodes`` are the top rows."""
+def with_menu(name: str) -> tuple[str, str]:
+    """The browser code and style of a view with the node menu: ``menu.js`` first (one
+    copy of the menu for the tree and the HTML views), then the view's own."""
+    return ((_HERE / "menu.js").read_text() + (_HERE / f"{name}.js").read_text(),
+            (_HERE / "menu.css").read_text() + (_HERE / f"{name}.css").read_text())
 
-    _esm = _HERE / "tree_view.js"
-    _css = _HERE / "tree_view.css"
+
+class TreeView(anywidget.AnyWidget):
+    """The browser side of a forest of ``Item`` rows; ``nodes`` are the top rows.
+
+    Besides the one selected row, rows can be ``marked`` (Ctrl/Shift-click, Shift+arrows)
+    for an action on several nodes. ``on_menu(item, items)`` hears a right-click (or
+    the menu key) and answers with ``show_menu``; ``on_pick(name, key)`` hears the
+    entry chosen; ``on_enter(item)`` the Enter key; ``on_mark(items)`` new marks."""
+
+    _esm, _css = with_menu("tree_view")
     nodes = Tuple()  # of Item
 
     def __init__(self, **kwargs: Any) -> None:
+        self.marked: tuple[Item, ...] = ()
+        self.on_menu: Any = None
+        self.on_pick: Any = None
+        self.on_enter: Any = None
+        self.on_mark: Any = None
         self._items: dict[int, Item] = {}
         self._pending: list[dict] | None = None
         self._send_lock = threading.RLock()
@@ -108,6 +126,18 @@ class TreeView(anywidget.AnyWidget):
                 "selected": item.selected, "disabled": item.disabled,
                 "children": [self._adopt(child) for child in item.nodes]}
 
+    def mark(self, items: tuple[Item, ...]) -> None:
+        """Mark these rows (besides the selected one) for an action on several nodes."""
+        self.marked = tuple(item for item in items if item.id in self._items)
+        self._send_op({"op": "marks", "ids": [item.id for item in self.marked]})
+
+    def show_menu(self, title: str, entries: list[dict], paths: list[str], key: str) -> None:
+        """Open the node menu in the browser where it was asked for: ``entries`` are
+        dicts of name, label, menu (the submenu), enabled, tip; ``key`` comes back with
+        the pick (which nodes the menu was for)."""
+        self._send_op({"op": "menu", "title": title, "entries": entries, "paths": paths,
+                       "key": key})
+
     def forget(self, item: Item) -> None:
         """Stop mirroring ``item`` (it was dropped from the tree)."""
         item.unobserve(self._item_changed, ["name", "nodes", "opened", "selected"])
@@ -144,8 +174,25 @@ class TreeView(anywidget.AnyWidget):
             self._send_op({"op": "snapshot",
                            "children": [self._adopt(item) for item in self.nodes]})
             return
+        if op == "mark":
+            self.marked = tuple(self._items[i] for i in content.get("ids", ())
+                                if i in self._items)
+            if self.on_mark is not None:
+                safely(self.on_mark, self.marked)
+            return
+        if op == "pick":
+            if self.on_pick is not None:
+                safely(self.on_pick, str(content.get("name", "")), str(content.get("key", "")))
+            return
         item = self._items.get(content.get("id", -1))
         if item is None:
+            return
+        if op == "menu" and self.on_menu is not None:
+            chosen = tuple(self._items[i] for i in content.get("ids", ()) if i in self._items)
+            safely(self.on_menu, item, chosen or (item,))
+            return
+        if op == "enter" and self.on_enter is not None:
+            safely(self.on_enter, item)
             return
         trait, value = {"open": ("opened", True), "close": ("opened", False),
                         "select": ("selected", True)}.get(op, (None, None))

@@ -34,7 +34,7 @@ __all__ = ["View", "TriggersView", "LogView", "ZombiesView", "TimelineView", "Ta
            "SearchView"]
 
 Select = Callable[[str], Any]
-Confirm = Callable[[str, Callable[[], str]], Any]
+Confirm = Callable[[str, Callable[[], str] | None], Any]
 
 #: "Changed within" choices of the table, and the timeline's periods.
 #: (A Dropdown shows a value of None as no choice at all: "any time" is 0 minutes.)
@@ -314,6 +314,9 @@ class TableView(View):
         self.within.observe(lambda _c: self._refilter(), "value")
         self.text.observe(lambda _c: self._debounce.call(), "value")
         self.html_view("table")
+        #: Called with [path] on a right-click on a row (the explorer opens the menu).
+        self.on_menu: Callable[[list[str]], Any] | None = None
+        self.view.on_menu = lambda path: self.on_menu([path]) if self.on_menu else None
         self.query = table.TableQuery()
         self.page = 0
         self.widget.children = [widgets.HBox([self.state, self.text, self.within]),
