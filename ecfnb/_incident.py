@@ -194,12 +194,12 @@ class IncidentRecord:
 ACTION_COLUMNS = ("time (UTC)", "user", "action", "nodes", "command", "outcome")
 
 
-def action_rows(path: str) -> list[tuple[str, str, str, str, str, str]]:
-    """The session's actions about ``path`` as the record's table rows."""
+def action_rows(path: str, server: str) -> list[tuple[str, str, str, str, str, str]]:
+    """The session's actions about ``path`` on ``server`` as the record's table rows."""
     return [(f"{r.time:%Y-%m-%d %H:%M:%S}", r.user, r.action, ", ".join(r.paths),
              "ecflow_client " + " ".join(r.command),
              ("ok: " if r.ok else "refused: ") + r.answer)
-            for r in action_log().about(path)]
+            for r in action_log().about(path, server)]
 
 
 def _when(moment: datetime | None) -> str:
@@ -247,7 +247,7 @@ def incident(path: str, server: Server | str | None = None, lines: int = 200,
         output_tail=tail, output_source=source,
         log_lines=node_log_lines(srv, info.path, start, clock=clock),
         made=made, timeline_png=png, timeline_note=note, log_clock=clock.describe(),
-        actions=action_rows(info.path))
+        actions=action_rows(info.path, srv.address))
 
 
 def node_log_lines(server: Server, path: str, since: datetime, max_lines: int = 20000,

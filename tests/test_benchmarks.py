@@ -26,6 +26,9 @@ SMOKE = {
                          "1", "--no-browser"],
                         ["triggers of a node with 30 dependants", "table sorted by",
                          "search by glob", "log view of a"]),
+    "bench_operating.py": (["--tasks", "200", "--preview-tasks", "100", "--repeat", "1",
+                            "--no-browser"],
+                           ["menu of /gen00", "preview of a requeue of 1 suite(s)"]),
 }
 
 

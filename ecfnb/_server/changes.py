@@ -81,10 +81,12 @@ class ActionLog:
     def __iter__(self) -> Iterator[ActionRecord]:
         return iter(self.records)
 
-    def about(self, path: str) -> ActionLog:
-        """The actions on ``path`` or on a node above or below it."""
+    def about(self, path: str, server: str | None = None) -> ActionLog:
+        """The actions on ``path`` or on a node above or below it (on ``server``, an
+        address as ``Server.address`` gives it, when given)."""
         path = "/" + path.strip("/")
-        return ActionLog([r for r in self.records if any(
+        return ActionLog([r for r in self.records if (server is None or r.server == server)
+                          and any(
             p == path or p.startswith(path.rstrip("/") + "/") or path.startswith(
                 p.rstrip("/") + "/") or p == "/" for p in r.paths)])
 

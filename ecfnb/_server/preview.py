@@ -28,6 +28,7 @@ time budget (``seconds``) and says how far it got.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -175,9 +176,13 @@ class _World:
         self.meters = {p: {m[0]: m[1] for m in n.meters} for p, n in plan.nodes.items()}
         self.repeat = {p: n.repeat[1] for p, n in plan.nodes.items() if n.repeat}
         self.limits: dict[str, list[Any]] = {}  # 'path:name' -> [value, max, holders]
+        self.held: dict[str, list[tuple[str, int]]] = {}  # task -> [(limit, tokens)]
         for path, node in plan.nodes.items():
             for name, value, maximum, holders in node.limits:
-                self.limits[f"{path}:{name}"] = [value, maximum, list(holders)]
+                key = f"{path}:{name}"
+                self.limits[key] = [value, maximum, list(holders)]
+                for holder in holders:
+                    self.held.setdefault(holder, []).append((key, 1))
         self.free: dict[str, set[str]] = {}  # path -> {'trigger', 'time', 'date'}
         self.reset: set[str] = set()  # time slots reset by the action
         self.parent = {c: p for p, n in plan.nodes.items() for c in n.children}
@@ -197,6 +202,7 @@ class _World:
         other.state = dict(self.state)
         other.suspended = dict(self.suspended)
         other.limits = {k: [v[0], v[1], list(v[2])] for k, v in self.limits.items()}
+        other.held = {k: list(v) for k, v in self.held.items()}
         other.free = {k: set(v) for k, v in self.free.items()}
         other.counts = {k: dict(v) for k, v in self.counts.items()}
         other.reset = set(self.reset)
@@ -239,10 +245,12 @@ class _World:
         return found
 
     def release_tokens(self, path: str) -> None:
-        for value in self.limits.values():
+        """A task's job ended or went: the tokens it holds go back to its limits."""
+        for key, tokens in self.held.pop(path, ()):
+            value = self.limits[key]
             if path in value[2]:
                 value[2].remove(path)
-                value[0] = max(0, value[0] - 1)
+            value[0] = max(0, value[0] - tokens)
 
     def limit_of(self, owner: str, name: str, written: str) -> str | None:
         """Which limit an inlimit of ``owner`` means: the one at the path written, or
@@ -328,21 +336,15 @@ class _Pass:
     def __init__(self, world: _World, clock: datetime | None) -> None:  # noqa: D107
         self.world = world
         self.clock = clock
-        self.parsed: dict[str, Expr | None] = {}
 
     def expression(self, text: str) -> Expr | None:
-        if text not in self.parsed:
-            try:
-                self.parsed[text] = parse(text)
-            except ExpressionError:
-                self.parsed[text] = None
-        return self.parsed[text]
+        return _parsed(text)
 
     def lookup(self, base: str) -> Any:
         world = self.world
 
         def value(written: str, attribute: str) -> Any:
-            path = resolve(base, written)
+            path = _resolved(base, written)
             if path not in world.state:
                 return None
             if not attribute:
@@ -451,6 +453,7 @@ class _Pass:
                 if key is not None:
                     limits[key][0] += tokens
                     limits[key][2].append(path)
+                    world.held.setdefault(path, []).append((key, tokens))
                     taken.append(key)
         return taken
 
@@ -492,6 +495,20 @@ class _Pass:
                 progressed = True
             if not eventually or not progressed:
                 return started, waits, True
+
+
+@functools.lru_cache(maxsize=65536)
+def _parsed(text: str) -> Expr | None:
+    """An expression parsed once (a suite repeats the same few triggers)."""
+    try:
+        return parse(text)
+    except ExpressionError:
+        return None
+
+
+@functools.lru_cache(maxsize=65536)
+def _resolved(base: str, written: str) -> str:
+    return resolve(base, written)
 
 
 def _passes_in_time(reason: str) -> bool:
@@ -551,11 +568,10 @@ def preview(server: Server, action: str, paths: str | Iterable[str],
     after = before.copy()
     _apply(after, action, chosen, notes)
     clock = _clock(server)
-    if plan.server_state != "running":
+    halted = plan.server_state != "running"
+    if halted:
         notes.append(f"the server is {plan.server_state}: it submits nothing until it is "
-                     "restarted")
-        return _result(action, spec.label, chosen, _changes(before, after, ()), (), {},
-                       {}, {}, notes, plan, started)
+                     "restarted; 'released later' lists what it would submit then")
     now_before = before.copy()
     submitted_before, _, _ = _Pass(now_before, clock).run(deadline)
     if submitted_before:
@@ -574,19 +590,28 @@ def preview(server: Server, action: str, paths: str | Iterable[str],
     complete = plan.complete and finished and done_after and done_before
     skip = set(submitted_before)
     submitted = [p for p in submitted if p not in skip]
+    not_new = set(later_before) | skip
     later = {p: waits.get(p, ("released when what it waits for completes", True))
-             for p in later_after if p not in set(later_before) | skip}
+             for p in later_after if p not in not_new}
     targets = {one for path in chosen for one in after.below(path)}
+    eventually = set(later_after)
     never = {p: why for p, why in waits.items()
-             if p not in later and p not in set(later_after) and p in targets}
+             if p not in later and p not in eventually and p in targets}
     takers: dict[str, list[str]] = {}
+    going = set(submitted)
     for key, (_value, _maximum, holders) in limits_after.items():
-        gained = [h for h in holders if h in submitted]
+        gained = [h for h in holders if h in going]
         if gained:
             takers[key] = gained
     uses = {key: LimitUse(key, limits_before.get(key, 0), limits_after[key][0],
                           limits_after[key][1], tuple(names))
             for key, names in takers.items()}
+    if halted:  # nothing goes now: what would go once restarted is for later
+        later = {**{p: ("submitted once the server is restarted", True) for p in submitted},
+                 **later}
+        submitted, uses = [], {}
+        after = before.copy()
+        _apply(after, action, chosen, [])
     return _result(action, spec.label, chosen, _changes(before, after, submitted),
                    tuple(submitted), later, never, uses, notes, plan, started, complete)
 
@@ -610,13 +635,12 @@ def _outside_references(plan: Plan) -> list[str]:
         for text in (node.trigger, node.complete):
             if not text:
                 continue
-            try:
-                expr = parse(text)
-            except ExpressionError:
+            expr = _parsed(text)
+            if expr is None:
                 continue
             parent = node.path.rsplit("/", 1)[0] or "/"
             for written, _attribute in expr.names:
-                path = resolve(parent, written)
+                path = _resolved(parent, written)
                 if path not in plan.nodes:
                     found[path] = None
     return list(found)

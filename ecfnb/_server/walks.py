@@ -279,11 +279,15 @@ def _expression_text(expr: Any) -> str | None:
     return text_of(expr.get_expression) or None
 
 
-def plan_node(node: Any, why: Callable[[str], str]) -> PlanNode:
-    """A PlanNode of one binding node (~15 µs)."""
-    kind = node_kind(node)
+def plan_node(node: Any, why: Callable[[str], str], kind: str = "",
+              children: list[Any] | None = None) -> PlanNode:
+    """A PlanNode of one binding node (~30 µs; ``kind`` and ``children`` when the
+    caller has them already)."""
+    kind = kind or node_kind(node)
+    children = child_nodes(node, kind) if children is None else children
     path = node.get_abs_node_path()
-    times = tuple(str(a) for kind_name in _TIME_KINDS for a in getattr(node, kind_name))
+    times = tuple(str(a) for kind_name in _TIME_KINDS for a in getattr(node, kind_name)) \
+        if node.has_time_dependencies() else ()
     repeat = node.get_repeat()
     return PlanNode(
         path, kind, node.get_state().name, node.is_suspended(), str(node.get_defstatus()),
@@ -297,7 +301,7 @@ def plan_node(node: Any, why: Callable[[str], str]) -> PlanNode:
               for e in node.events),
         tuple((m.name(), m.value(), m.min()) for m in node.meters),
         None if repeat.empty() else (repeat.name(), str(repeat.value()), str(repeat.start())),
-        tuple(c.get_abs_node_path() for c in child_nodes(node, kind)),
+        tuple(c.get_abs_node_path() for c in children),
         why(path) if times else "")
 
 
@@ -320,7 +324,9 @@ def plan(defs: Any, suites: Iterable[str], deadline: float,
             if time.monotonic() > deadline:
                 return Plan(found, state, False)
             node = stack.pop()
-            one = plan_node(node, why)
+            kind = node_kind(node)
+            children = child_nodes(node, kind)
+            one = plan_node(node, why, kind, children)
             found[one.path] = one
-            stack.extend(reversed(child_nodes(node, one.kind)))
+            stack.extend(reversed(children))
     return Plan(found, state, True)
