@@ -75,6 +75,11 @@ def test_explore_notebook(demo):
     aborted = [p for p, (kind, state) in states.items() if state == "aborted"]
     rows = cell_output(nb, "ecfnb.table_page(")
     assert aborted and all(f"'{path}'" in rows for path in aborted), rows
+    preview = cell_output(nb, ".preview('rerun'")  # what the rerun would submit: the task
+    assert "Preview of Rerun on /demo/forecast/post" in preview
+    assert "submitted /demo/forecast/post" in preview
+    assert "action(s)" in cell_output(nb, "ecfnb.action_log()") or \
+        "no action was run" in cell_output(nb, "ecfnb.action_log()")
     assert not subprocess.run(["pgrep", "-af", f"ecfnb.widgets.poller localhost:{demo.port}"],
                               capture_output=True, text=True).stdout  # ended with the kernel
 
