@@ -791,31 +791,37 @@ class Server:
         args = [f"--file={info.path}", kind]
         if max_lines is not None:
             args.append(str(int(max_lines)))
-        proc = self.run_client(*args)
-        if proc.returncode != 0:
-            error = self.map_error(f"reading the {kind} of {info.path}",
-                                   proc.stderr.decode(errors="replace"))
-            if isinstance(error, (ServerUnreachable, AccessDenied, AuthenticationFailed)):
-                raise error
-            raise FileUnavailable(info.path, kind, server_reply(proc.stderr))
-        return cli_string(proc.stdout)
+        return cli_string(self._file_request(info, kind, kind, *args).stdout)
 
     def job_status(self, path: str) -> None:
         """Ask the server to run the task's ECF_STATUS_CMD (``ecflow_client --status``),
         which writes ``%ECF_JOB%.stat``: read it as the file kind 'stat' (the map's
         ``C.stat``) once the command had time to run. Raises FileUnavailable when the
         server refuses (no ECF_STATUS_CMD, not a task, no job running)."""
+        info = self._task(path, "stat", "job status")
+        self._file_request(info, "stat", "job status", f"--status={info.path}")
+
+    def _task(self, path: str, role: str, what: str) -> nodes.NodeInfo:
+        """The task at ``path``; FileUnavailable for ``role`` if it is another kind."""
         info = self.node(path, detail=False)
         if info.kind not in TASK_KINDS:
-            raise FileUnavailable(info.path, "stat", f"a {info.kind} has no job status: "
+            raise FileUnavailable(info.path, role, f"a {info.kind} has no {what}: "
                                   "select a task")
-        proc = self.run_client(f"--status={info.path}")
+        return info
+
+    def _file_request(self, info: nodes.NodeInfo, role: str, what: str, *args: str
+                      ) -> subprocess.CompletedProcess:
+        """Run ``ecflow_client args`` about a node's file: a refusal about the file (no
+        such file, no ECF_STATUS_CMD) raises FileUnavailable for ``role``; a connection
+        or rights problem raises as such."""
+        proc = self.run_client(*args)
         if proc.returncode != 0:
-            error = self.map_error(f"the job status of {info.path}",
+            error = self.map_error(f"the {what} of {info.path}",
                                    proc.stderr.decode(errors="replace"))
             if isinstance(error, (ServerUnreachable, AccessDenied, AuthenticationFailed)):
                 raise error
-            raise FileUnavailable(info.path, "stat", server_reply(proc.stderr))
+            raise FileUnavailable(info.path, role, server_reply(proc.stderr))
+        return proc
 
     # -- changes: edits of a node (``changes`` checks them first) ---------------------
     def change(self, what: str, paths: list[str], *commands: tuple[str, ...]) -> str:
@@ -891,21 +897,12 @@ class Server:
     def edit_script(self, path: str) -> changes.EditableScript:
         """The task's script as ecflow_ui's Edit panel shows it, with the variables it
         uses (``ecflow_client --edit_script PATH edit``) and its includes expanded."""
-        info = self.node(path, detail=False)
-        if info.kind not in TASK_KINDS:
-            raise FileUnavailable(info.path, "script", f"a {info.kind} has no script to "
-                                  "edit: select a task")
-        texts = []
-        for mode in ("edit", "pre_process"):
-            proc = self.run_client(f"--edit_script={info.path}", mode)
-            if proc.returncode != 0:
-                error = self.map_error(f"the script of {info.path}",
-                                       proc.stderr.decode(errors="replace"))
-                if isinstance(error, (ServerUnreachable, AccessDenied, AuthenticationFailed)):
-                    raise error
-                raise FileUnavailable(info.path, "script", server_reply(proc.stderr))
-            texts.append(cli_string(proc.stdout).decode(errors="replace"))
-        return changes.EditableScript(info.path, texts[0], changes.script_variables(texts[0]),
+        info = self._task(path, "script", "script to edit")
+        texts = [cli_string(self._file_request(info, "script", "script to edit",
+                                               f"--edit_script={info.path}", mode).stdout
+                            ).decode(errors="replace") for mode in ("edit", "pre_process")]
+        return changes.EditableScript(info.path, texts[0],
+                                      changes.script_variables(texts[0]),
                                       texts[1])
 
     def submit_script(self, path: str, text: str, variables: dict[str, str] | None = None,
