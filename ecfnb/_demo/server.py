@@ -77,6 +77,12 @@ def _without_faketime(env: dict[str, str]) -> None:
         env.pop("LD_PRELOAD", None)
 
 
+def program(name: str) -> str | None:
+    """Where ``name`` is: on PATH, else in /usr/sbin — Debian 13 installs
+    ``ecflow_server`` there (5.13.8), which a user's PATH often lacks."""
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+
+
 def port_in_use(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
@@ -132,7 +138,7 @@ class DemoServer:
     def start(self, wait: bool = True, timeout: float = 90) -> DemoServer:
         """Start the server, load and begin the suite; with ``wait``, return once it is ready."""
         for tool in ("ecflow_server", "ecflow_client"):
-            if shutil.which(tool) is None:
+            if program(tool) is None:
                 raise EcfnbError(f"{tool} is not installed: run 'make setup' or "
                                  "'sudo apt-get install ecflow-server ecflow-client'")
         if port_in_use(self.port):
@@ -163,7 +169,8 @@ class DemoServer:
         log = open(self.home / "server.stdout", "ab")  # noqa: SIM115 - owned by the process
         # Own session: stop() kills the server and every job it spawned as one group.
         self.process = subprocess.Popen(
-            [*self.command_prefix, "ecflow_server", "--port", str(self.port),
+            [*self.command_prefix, program("ecflow_server") or "ecflow_server", "--port",
+             str(self.port),
              *self.server_args], cwd=self.home,
             env=env,
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
