@@ -156,11 +156,12 @@ def test_demo_killed_outright_leaves_no_server(tmp_path):
 
 
 def test_the_server_is_found_in_usr_sbin_off_the_path(monkeypatch):
-    """Debian 13 installs ecflow_server in /usr/sbin, which a user's PATH often lacks."""
+    """Debian installs ecflow_server in /usr/sbin (12 and 13 alike), which a user's PATH
+    often lacks."""
     import shutil
 
     if not os.path.exists("/usr/sbin/ecflow_server"):
-        pytest.skip("ecflow_server is not in /usr/sbin here (Debian 13 puts it there)")
+        pytest.skip("ecflow_server is not in /usr/sbin here (Debian puts it there)")
     monkeypatch.setenv("PATH", "/usr/local/bin:/usr/bin:/bin")
     assert shutil.which("ecflow_server") is None  # as a user's PATH has it
     with DemoServer(tasks=5) as demo:

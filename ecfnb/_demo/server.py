@@ -78,8 +78,8 @@ def _without_faketime(env: dict[str, str]) -> None:
 
 
 def program(name: str) -> str | None:
-    """Where ``name`` is: on PATH, else in /usr/sbin — Debian 13 installs
-    ``ecflow_server`` there (5.13.8), which a user's PATH often lacks."""
+    """Where ``name`` is: on PATH, else in /usr/sbin — Debian installs ``ecflow_server``
+    there (12 and 13 alike), which a non-root user's PATH often lacks."""
     return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
 
 

@@ -327,8 +327,9 @@ class ActionsView(View):
         self.widget.add_class("ecfnb-view-actions")
 
     def draw(self) -> None:
-        assert self.info is not None
-        self.widget.value = action_log().about(self.info.path)._repr_html_()
+        assert self.info is not None and self.server is not None
+        self.widget.value = action_log().about(self.info.path,
+                                               self.server.address)._repr_html_()
 
     def show_error(self, exc: Exception) -> None:
         self.widget.value = tree_html.message(str(exc), ok=False)

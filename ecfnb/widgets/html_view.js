@@ -28,6 +28,7 @@ function render({ model, el }) {
     const row = event.target.closest("[data-ecf-path]");
     if (!row || !box.contains(row)) return;
     event.preventDefault();
+    event.stopPropagation();  // JupyterLab opens its own menu on the document otherwise
     menuAt = [event.clientX, event.clientY];
     model.send({ op: "menu", path: row.dataset.ecfPath });
   });

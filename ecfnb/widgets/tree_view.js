@@ -98,16 +98,18 @@ function render({ model, el }) {
     const row = rows.get(op.id);
     if (op.op === "batch") { op.ops.forEach(apply); return; }
     if (op.op === "snapshot") { setChildren(root, op.children); return; }
+    // marks and menu name no row (op.id is undefined): handled before the row check
+    if (op.op === "marks") { setMarks(op.ids); return; }
+    if (op.op === "menu") {
+      const [x, y] = menuAt || [el.getBoundingClientRect().left + 20, el.getBoundingClientRect().top + 20];
+      menu.open(Object.assign({ back: el }, op), x, y);
+      return;
+    }
     if (!row) return;
     if (op.op === "children") setChildren(row, op.children);
     else if (op.op === "label") row.anchor.innerHTML = op.html;
     else if (op.op === "opened") { row.opened = op.value; show(row); }
     else if (op.op === "selected") setSelected(op.id, op.value);
-    else if (op.op === "marks") setMarks(op.ids);
-    else if (op.op === "menu") {
-      const [x, y] = menuAt || [el.getBoundingClientRect().left + 20, el.getBoundingClientRect().top + 20];
-      menu.open(Object.assign({ back: el }, op), x, y);
-    }
   }
   top.addEventListener("click", (event) => {
     const li = event.target.closest("li.ecfnb-tree-node");
@@ -144,6 +146,7 @@ function render({ model, el }) {
     const li = event.target.closest("li.ecfnb-tree-node");
     if (!li || !top.contains(li) || li.classList.contains("ecfnb-tree-disabled")) return;
     event.preventDefault();
+    event.stopPropagation();  // JupyterLab opens its own menu on the document otherwise
     const id = Number(li.dataset.id);
     if (id !== selected && !marked.has(id)) {
       if (marked.size) { setMarks([]); sendMarks(); }
