@@ -187,6 +187,8 @@ class _World:
         self.reset: set[str] = set()  # time slots reset by the action
         self.parent = {c: p for p, n in plan.nodes.items() for c in n.children}
         self.order = list(plan.nodes)
+        self.chains: dict[str, list[str]] = {}
+        self.conditioned: dict[str, list[str]] = {}
         self.counts: dict[str, dict[str, int]] = {}
         for path, node in plan.nodes.items():
             if node.kind in ("suite", "family") and node.children:
@@ -195,6 +197,17 @@ class _World:
                     if child in self.state:
                         counts[self.state[child]] = counts.get(self.state[child], 0) + 1
                 self.counts[path] = counts
+
+    def conditions(self, path: str) -> list[str]:
+        """The nodes of ``path``'s chain with a trigger, a time attribute or an inlimit
+        (static: computed once a node, shared by the copies)."""
+        found = self.conditioned.get(path)
+        if found is None:
+            nodes = self.nodes
+            found = [up for up in self.chain(path) if nodes[up].trigger or nodes[up].times
+                     or nodes[up].inlimits]
+            self.conditioned[path] = found
+        return found
 
     def copy(self) -> _World:
         other = object.__new__(_World)
@@ -228,10 +241,14 @@ class _World:
             path, up = up, self.parent.get(up)
 
     def chain(self, path: str) -> list[str]:
-        """The node and the nodes above it, nearest first."""
-        found = [path]
-        while found[-1] in self.parent:
-            found.append(self.parent[found[-1]])
+        """The node and the nodes above it, nearest first (the tree does not change:
+        computed once a node, shared by the copies)."""
+        found = self.chains.get(path)
+        if found is None:
+            found = [path]
+            while found[-1] in self.parent:
+                found.append(self.parent[found[-1]])
+            self.chains[path] = found
         return found
 
     def below(self, path: str) -> list[str]:
@@ -413,33 +430,39 @@ class _Pass:
 
     def blocked(self, path: str, limits: dict[str, list[Any]]) -> tuple[str, bool] | None:
         """Why the queued task ``path`` is not submitted now: (reason, decided); None
-        when it is."""
+        when it is. In ecFlow's order: a suspension, a trigger, a time, a limit, on the
+        task or a node above it (only the nodes of its chain that have any of them are
+        looked at: most have none)."""
         world = self.world
-        chain = world.chain(path)
-        for up in chain:
-            if world.suspended.get(up):
+        suspended = world.suspended
+        for up in world.chain(path):
+            if suspended[up]:
                 return f"{up} is suspended", True
-        for up in chain:
+        conditions = world.conditions(path)
+        if not conditions:
+            return None
+        free = world.free
+        for up in conditions:
             node = world.nodes[up]
-            if node.trigger and "trigger" not in world.free.get(up, set()):
+            if node.trigger and "trigger" not in free.get(up, ()):
                 holds = self.holds(up, node.trigger)
                 if holds is None:
                     return f"trigger of {up} ({node.trigger}): ecFlow decides", False
                 if not holds:
                     return f"trigger {node.trigger}" + (f" (of {up})" if up != path else ""), True
-        for up in chain:
-            block = self.time_block(up)
+        for up in conditions:
+            block = self.time_block(up) if world.nodes[up].times else None
             if block:
                 text, decided = block
                 where = f" (of {up})" if up != path else ""
                 return (f"{text}{where}" if decided else
                         f"{text}{where}: ecFlow decides whether it is due"), decided
-        for up in chain:
+        for up in conditions:
             for name, written, tokens, _only in world.nodes[up].inlimits:
                 key = world.limit_of(up, name, written)
                 if key is None:
                     continue
-                value, maximum, holders = limits[key]
+                value, maximum, _holders = limits[key]
                 if value + tokens > maximum:
                     return f"limit {key} is full ({value} of {maximum})", True
         return None
