@@ -33,7 +33,7 @@ def test_versions_are_ecfnbs_the_librarys_and_the_servers(shell, demo, capsys):
     import sys
     from importlib.metadata import version
 
-    from helpers import client, server_version
+    from helpers import server_version
 
     library = re.search(r"Ecflow version\(([\d.]+)", subprocess.run(
         ["ecflow_client", "--version"], capture_output=True, text=True).stdout).group(1)

@@ -132,7 +132,10 @@ class AttributeEditor(View):
         elif kind == "repeat":
             found = next((a.value for a in full.attributes if a.kind == "repeat"), None)
         else:
-            found = next((a.value for a in full.attributes
+            # a limit's value is its tokens in use; its maximum is in its definition line
+            # ('limit lim 2  # in use 1'), the number the maximum's box is to start from
+            found = next((a.text.split()[2] if kind == "limit_max" else a.value
+                          for a in full.attributes
                           if a.kind == _NAMED[kind] and a.name == name), None)
         if found is not None:
             self.value.value = str(found).split()[0] if kind in ("limit", "limit_max",
