@@ -426,3 +426,18 @@ def test_a_read_only_explorer_offers_no_action_in_its_menu(op):
         assert task_state(op.port, "/op/f/gate")["state"] == "aborted"
     finally:
         explorer.close()
+
+
+def test_a_preview_holds_only_what_the_action_concerns(op):
+    """A kill changes no trigger: the tasks that waited before are not listed as held by
+    it; it names the jobs the server kills."""
+    server = Server("localhost", op.port)
+    server.sync()
+    found = server.preview("kill", "/op/g")
+    assert found.held == () and found.submitted == ()
+    assert "ECF_KILL_CMD on 1 job(s) (/op/g/x)" in found.notes[0]
+    suspended = server.preview("suspend", "/op/f")
+    assert {w.path for w in suspended.held} == {f"/op/f/{n}" for n in TASKS[1:]}
+    assert all(w.reason == "/op/f is suspended" for w in suspended.held)
+    server.set_meter("/op/g/x", "m", "3")  # a whole number as a form gives it
+    assert query(op.port, "meter", "/op/g/x:m") == "3"

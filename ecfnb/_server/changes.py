@@ -187,7 +187,15 @@ def label_change(info: NodeInfo, name: str, value: str) -> tuple[str, ...]:
     return ("--alter", "change", "label", name, str(value), info.path)
 
 
+def _whole(value: object) -> object:
+    """A whole number given as text ('5', as a form gives it) is that number."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
 def meter_change(info: NodeInfo, name: str, value: int) -> tuple[str, ...]:
+    value = _whole(value)  # type: ignore[assignment]
     attr = _need(info, "meter", name)
     parts = attr.text.split()
     low, high = int(parts[2]), int(parts[3])
@@ -208,7 +216,7 @@ def limit_change(info: NodeInfo, name: str, value: int | None = None,
     if value is None and maximum is None:
         raise ValueError("give the limit's new value (tokens in use) or maximum, or both")
     commands = []
-    for what, number in (("limit_max", maximum), ("limit_value", value)):
+    for what, number in (("limit_max", _whole(maximum)), ("limit_value", _whole(value))):
         if number is None:
             continue
         if isinstance(number, bool) or not isinstance(number, int) or number < 0:

@@ -596,7 +596,7 @@ def preview(server: Server, action: str, paths: str | Iterable[str],
         notes.append(f"the server is {plan.server_state}: it submits nothing until it is "
                      "restarted; 'released later' lists what it would submit then")
     now_before = before.copy()
-    submitted_before, _, _ = _Pass(now_before, clock).run(deadline)
+    submitted_before, waits_before, _ = _Pass(now_before, clock).run(deadline)
     if submitted_before:
         notes.append(f"{len(submitted_before)} task(s) look ready already, action or not "
                      f"(the server may be about to submit them): "
@@ -618,8 +618,12 @@ def preview(server: Server, action: str, paths: str | Iterable[str],
              for p in later_after if p not in not_new}
     targets = {one for path in chosen for one in after.below(path)}
     eventually = set(later_after)
+    # held: what the action concerns and nothing in sight releases — unless it was held
+    # the same way before (a kill does not hold the tasks that already waited)
+    released_before = set(later_before)
     never = {p: why for p, why in waits.items()
-             if p not in later and p not in eventually and p in targets}
+             if p not in later and p not in eventually and p in targets
+             and not (waits_before.get(p) == why and p not in released_before)}
     takers: dict[str, list[str]] = {}
     going = set(submitted)
     for key, (_value, _maximum, holders) in limits_after.items():
