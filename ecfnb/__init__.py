@@ -62,6 +62,8 @@ _PUBLIC: dict[str, tuple[str, str]] = {name: (module, attribute or name) for mod
     "._map.triggers": ("triggers", "neighbourhood", "Triggers", "Reference", "Picture"),
     "._map.logs": ("log_page", "LogPage"),
     "._map.table": ("table_page", "TableQuery", "TablePage", "TableRow"),
+    # the tree as it was, from the server log
+    "._map.history": ("history", "History", "PastTree", "PastNode", "HistoryDiff"),
     # the server as files
     "._fsview.filesystem": ("EcflowFileSystem",),
     "._fsview.jupyterfs": ("jupyterfs_config",),

@@ -57,6 +57,8 @@ def test_every_public_function_works_twice(demo, tmp_path):
         assert ecfnb.table_page(server, "/demo").total > 0
         assert ecfnb.preview(server, "rerun", "/demo/forecast/post").submitted
         assert isinstance(ecfnb.action_log(), ecfnb.ActionLog)
+        past = ecfnb.history(server)
+        assert past.at(past.span[1])["/demo/forecast/post"].state == "aborted"
         explorer = ecfnb.explore(server, interval=60)
         explorer.close()
         panel = ecfnb.watch(server, interval=60)
@@ -82,7 +84,7 @@ def test_every_public_function_works_twice(demo, tmp_path):
               "load_ipython_extension", "parse_address", "format_address", "check_action",
               "available_actions", "actions_for", "fuse_available", "mounts", "is_mounted",
               "jupyterfs_config", "free_port", "triggers", "neighbourhood", "log_page",
-              "table_page", "preview", "action_log"}
+              "table_page", "preview", "action_log", "history"}
     acting = {"mount", "umount", "run_action", "send_event", "event_message", "check_smtp",
               "run_zombie_action"}
     assert functions == called | acting

@@ -1,0 +1,278 @@
+"""The tree as it was: every node's state, try and reason at any instant inside the
+server log's span, rebuilt from the log's state lines and the current definition, and
+what changed between two instants.
+
+``history(server).at("2026-12-01 03:12")`` → a ``PastTree``; ``.diff(t1, t2)`` → a
+``HistoryDiff`` (newly aborted, started, completed, still waiting).
+
+How (one streaming pass over the log, ``_base/serverlog``):
+- each ``LOG:`` state line (``submitted: /s/f/t job_size:…``, ``aborted: … try-no: 2
+  reason: …``) is a change of that node at that moment (the log's local stamps turned
+  into UTC by the server's ``log_clock()``, as everywhere else);
+- a task's try counts its submissions since its last requeue (a ``queued`` line), and
+  an abort line's ``try-no`` says it outright, as the timeline counts them;
+- a node whose last change the log shows before the instant is in that state; a node
+  the log never shows changing after the instant is still in its current state (the
+  definition's, with its own ``since``); a node whose first change in the log comes
+  after the instant, with nothing before, was in a state the log does not tell:
+  'unknown (before the log)', never a guess.
+- a suspension is not a state line: it is the ``--suspend``/``--resume`` command lines
+  (``MSG:``) that say when a node was suspended; a node suspended now with no such
+  line (``defstatus suspended``) was suspended since the suite began.
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from html import escape
+from typing import Any
+
+from .._base.html import state_chip
+from .._base.serverlog import LogClock, parse_line, state_change
+from .._server import walks
+from .._server.server import Server, normalise_path
+
+__all__ = ["history", "History", "PastTree", "PastNode", "HistoryDiff", "BEFORE_THE_LOG"]
+
+#: The state of a node the log shows changing only after the instant asked for.
+BEFORE_THE_LOG = "unknown (before the log)"
+
+
+@dataclass(frozen=True)
+class PastNode:
+    """One node at an instant: its state, since when (UTC; None if the log does not
+    say), its try (tasks; 0 when unknown) and its abort reason."""
+
+    path: str
+    state: str
+    since: datetime | None
+    try_no: int = 0
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class PastTree:
+    """Every node of the server at ``instant`` (UTC), read-only."""
+
+    instant: datetime
+    nodes: dict[str, PastNode] = field(repr=False)
+
+    def __getitem__(self, path: str) -> PastNode:
+        return self.nodes[normalise_path(path)]
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and normalise_path(path) in self.nodes
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def under(self, path: str) -> list[PastNode]:
+        """The node at ``path`` and every node below it, in path order."""
+        path = normalise_path(path)
+        prefix = path.rstrip("/") + "/"
+        return [n for p, n in sorted(self.nodes.items())
+                if path == "/" or p == path or p.startswith(prefix)]
+
+    def states(self) -> Counter:
+        """How many nodes are in each state."""
+        return Counter(n.state for n in self.nodes.values())
+
+    def in_state(self, state: str) -> list[str]:
+        return sorted(p for p, n in self.nodes.items() if n.state == state)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{s} {c}" for s, c in sorted(self.states().items()))
+        return f"<PastTree at {self.instant:%Y-%m-%d %H:%M:%S} UTC: {counts}>"
+
+    def _repr_html_(self, rows: int = 200) -> str:
+        body = "".join(
+            f"<tr><td><code>{escape(n.path)}</code></td><td>{state_chip(n.state)}</td>"
+            f"<td>{f'{n.since:%Y-%m-%d %H:%M:%S}' if n.since else ''}</td></tr>"
+            for n in self.under("/")[:rows])
+        return (f"<p>The tree at {self.instant:%Y-%m-%d %H:%M:%S} UTC ({len(self)} nodes)"
+                f"</p><table class='ecfnb-past-tree'><tr><th>node</th><th>state</th><th>"
+                f"since (UTC)</th></tr>{body}</table>")
+
+
+@dataclass(frozen=True)
+class HistoryDiff:
+    """What changed between ``before`` and ``after`` (two instants, UTC): each list
+    names paths; ``changed`` is every (path, state before, state after)."""
+
+    before: datetime
+    after: datetime
+    newly_aborted: tuple[str, ...]
+    started: tuple[str, ...]
+    completed: tuple[str, ...]
+    still_waiting: tuple[str, ...]
+    changed: tuple[tuple[str, str, str], ...]
+
+    def __repr__(self) -> str:
+        return (f"<HistoryDiff {self.before:%H:%M:%S} → {self.after:%H:%M:%S} UTC: "
+                f"{len(self.newly_aborted)} newly aborted, {len(self.started)} started, "
+                f"{len(self.completed)} completed, {len(self.still_waiting)} still waiting>")
+
+
+class History:
+    """The state changes of every node the log shows (UTC), and the current tree."""
+
+    def __init__(self, changes: dict[str, list[tuple[datetime, str, int, str]]],
+                 current: dict[str, tuple[str, datetime | None]], source: str,
+                 clock: LogClock,
+                 suspensions: dict[str, list[tuple[datetime, bool]]] | None = None) -> None:
+        self.changes = changes
+        self.suspensions = suspensions or {}
+        self.current = current
+        self.source = source
+        self.clock = clock
+        self._times = {p: [c[0] for c in found] for p, found in changes.items()}
+        moments = [found[0][0] for found in changes.values() if found]
+        ends = [found[-1][0] for found in changes.values() if found]
+        #: The first and last moment the log shows (None, None for an empty log).
+        self.span = (min(moments) if moments else None, max(ends) if ends else None)
+
+    def __repr__(self) -> str:
+        first, last = self.span
+        if first is None or last is None:
+            return f"<History of {self.source}: no state change in the log>"
+        return (f"<History of {self.source}: {len(self.changes)} nodes changed between "
+                f"{first:%Y-%m-%d %H:%M:%S} and {last:%Y-%m-%d %H:%M:%S} UTC>")
+
+    def at(self, when: datetime | str) -> PastTree:
+        """The tree at ``when`` (aware, naive = UTC, or 'YYYY-MM-DD HH:MM[:SS]' UTC)."""
+        instant = _instant(when)
+        found: dict[str, PastNode] = {}
+        for path in set(self.current) | set(self.changes):
+            found[path] = self._node(path, instant)
+        return PastTree(instant, found)
+
+    def node(self, path: str, when: datetime | str) -> PastNode:
+        return self._node(normalise_path(path), _instant(when))
+
+    def _node(self, path: str, instant: datetime) -> PastNode:
+        times = self._times.get(path, [])
+        index = bisect.bisect_right(times, instant)
+        state, since = self.current.get(path, ("unknown", None))
+        if index:
+            moment, was, try_no, reason = self.changes[path][index - 1]
+            found = PastNode(path, was, moment, try_no, reason)
+        elif times or (since is not None and since > instant and state != "suspended"):
+            return PastNode(path, BEFORE_THE_LOG, None)
+        else:
+            found = PastNode(path, state, since)
+        if self._suspended(path, instant, state == "suspended"):
+            found = PastNode(path, "suspended", found.since, found.try_no, found.reason)
+        elif found.state == "suspended":  # suspended since, by a command: what it was
+            return PastNode(path, BEFORE_THE_LOG, None)  # under it, the log does not say
+        return found
+
+    def _suspended(self, path: str, instant: datetime, now: bool) -> bool:
+        """Whether ``path`` was suspended at ``instant``: its last suspend or resume
+        command before it; none, and suspended now with none after: since the start."""
+        commands = self.suspensions.get(path, [])
+        before = [on for moment, on in commands if moment <= instant]
+        if before:
+            return before[-1]
+        return now and not commands
+
+    def diff(self, before: datetime | str, after: datetime | str) -> HistoryDiff:
+        """What changed from ``before`` to ``after``."""
+        first, second = self.at(before), self.at(after)
+        changed = tuple((p, first.nodes[p].state, n.state) for p, n in sorted(second.nodes.items())
+                        if p in first.nodes and first.nodes[p].state != n.state)
+        def went(states: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(p for p, _was, now in changed if now in states)
+        waiting = tuple(sorted(p for p, n in second.nodes.items() if n.state == "queued"
+                               and first.nodes.get(p, n).state == "queued"))
+        return HistoryDiff(first.instant, second.instant, went(("aborted",)),
+                           went(("submitted", "active")), went(("complete",)), waiting,
+                           changed)
+
+
+def _instant(when: datetime | str) -> datetime:
+    if isinstance(when, str):
+        try:
+            when = datetime.fromisoformat(when.strip().replace("T", " "))
+        except ValueError:
+            raise ValueError(f"bad instant {when!r}: give 'YYYY-MM-DD HH:MM[:SS]' (UTC) "
+                             "or a datetime") from None
+    if not isinstance(when, datetime):
+        raise TypeError(f"an instant is a datetime or 'YYYY-MM-DD HH:MM', not {when!r}")
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else \
+        when.astimezone(timezone.utc)
+
+
+#: A user's suspend or resume command in the log: ``--suspend /s/f :user``,
+#: ``--resume=/s/f /s/g :user`` (the paths, then the user).
+_SUSPENSION = re.compile(r"^--(suspend|resume)[= ](.*?)(?:\s+:\S+.*)?$")
+
+
+def read_changes(lines: Iterable[bytes], clock: LogClock,
+                 suspensions: dict[str, list[tuple[datetime, bool]]] | None = None
+                 ) -> dict[str, list[tuple[datetime, str, int, str]]]:
+    """Every node's state changes in ``lines`` (UTC, in order), with the try of a task
+    (submissions since its last requeue; an abort line's try-no wins); the suspend and
+    resume commands go to ``suspensions`` when given."""
+    changes: dict[str, list[tuple[datetime, str, int, str]]] = {}
+    tries: dict[str, int] = {}
+    for raw in lines:
+        if suspensions is not None and raw.startswith(b"MSG:") and (
+                b"--suspend" in raw or b"--resume" in raw):
+            line = parse_line(raw)
+            found = _SUSPENSION.match(line.text.strip()) if line else None
+            if line is not None and found is not None:
+                for path in found.group(2).split():
+                    if path.startswith("/"):
+                        suspensions.setdefault(path.rstrip("/") or "/", []).append(
+                            (clock.to_utc(line.local), found.group(1) == "suspend"))
+            continue
+        if not raw.startswith(b"LOG:"):
+            continue
+        change = state_change(raw)
+        if change is None:
+            continue
+        path = change.path
+        if change.state == "submitted" and change.job_size is not None:
+            tries[path] = tries.get(path, 0) + 1
+        elif change.state == "queued":
+            tries[path] = 0
+        if change.try_no is not None:
+            tries[path] = change.try_no
+        changes.setdefault(path, []).append(
+            (clock.to_utc(change.local), change.state, tries.get(path, 0), change.reason))
+    return changes
+
+
+def history(server: Server, log_file: str | os.PathLike | None = None,
+            max_lines: int = 100_000, tz: Any = None) -> History:
+    """The history of ``server``'s nodes from its log: ``log_file``, else its ECF_LOG
+    when readable here, else its last ``max_lines`` lines (``--log=get``). ``tz``: the
+    log's zone when ecfnb should not detect it (``Server.log_clock``)."""
+    clock = LogClock.of(tz) or server.log_clock()
+    name = log_file or server.log_file()
+    if name is None:
+        log: Any = io.BytesIO(server.log_tail(max_lines))
+        source = f"{server.address} (last {max_lines} log lines)"
+    else:
+        log, source = open(name, "rb"), os.fspath(name)  # noqa: SIM115 - closed below
+    suspensions: dict[str, list[tuple[datetime, bool]]] = {}
+    with log:
+        changes = read_changes(log, clock, suspensions)
+    server.sync()
+    rows, _total, _marks = server.table("/", walks.TableSpec(stop=10 ** 9))
+    current = {row.path: (row.state, _since(row.since)) for row in rows}
+    return History(changes, current, source, clock, suspensions)
+
+
+def _since(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=timezone.utc) if text else None
+    except ValueError:
+        return None

@@ -1,0 +1,109 @@
+"""The tree at a past instant, rebuilt from a real server's log, against what
+``ecflow_client --get_state`` said at that instant (read then, without ecfnb), on a
+server whose log is in another zone, with retries and a suspension."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+import ecfnb
+from ecfnb import DemoServer, Server
+
+from helpers import client, job, suite_head, wait_until
+
+SUITE = suite_head("hist", tries=2) + """\
+  family f
+    task a
+    task b
+      trigger a == complete
+    task c
+      trigger b == complete
+  endfamily
+  family g
+    task x
+  endfamily
+endsuite
+"""
+FILES = {"hist/f/a.ecf": job("sleep 3"),
+         "hist/f/b.ecf": job("sleep 2\necflow_client --abort=broken-%ECF_TRYNO%\nexit 0"),
+         "hist/f/c.ecf": job("true"),
+         "hist/g/x.ecf": job("sleep 60")}
+
+
+def snapshot(port: int) -> tuple[datetime, dict[str, tuple[str, str]]]:
+    """(the moment, path -> (state, try)) as ``ecflow_client --get_state`` prints them."""
+    moment = datetime.now(timezone.utc)
+    text = client(port, "--get_state", "/hist").stdout.decode()
+    found, stack = {}, []
+    for line in text.splitlines():
+        match = re.match(r"(\s*)(suite|family|task) (\S+)\s+#(.*)", line)
+        if not match:
+            continue
+        depth = len(match.group(1)) // 2
+        del stack[depth:]
+        stack.append(match.group(3))
+        fields = dict(f.split(":", 1) for f in match.group(4).split() if ":" in f)
+        state = "suspended" if fields.get("suspended") == "1" else fields.get("state", "")
+        found["/" + "/".join(stack)] = (state, fields.get("try", "0"))
+    return moment, found
+
+
+def quiet_snapshot(port: int) -> tuple[datetime, dict[str, tuple[str, str]]]:
+    """A snapshot no state change is near: two equal ones 1.2 s apart, at the first's
+    moment T. The log stamps whole seconds (a change is stamped at or before it
+    happened): a change before T is stamped <= T; one after the second snapshot is
+    stamped in a later second than T's."""
+    while True:
+        first = snapshot(port)
+        time.sleep(1.2)
+        second = snapshot(port)
+        if first[1] == second[1]:
+            return first
+
+
+@pytest.fixture
+def hist():
+    with DemoServer(definition=SUITE, files=FILES, env={"TZ": "Asia/Tokyo"}) as srv:
+        yield srv
+
+
+def test_the_tree_at_past_instants_is_what_the_server_said_then(hist):
+    port = hist.port
+    wait_until(lambda: snapshot(port)[1].get("/hist/f/a", ("",))[0] == "active",
+               what="a active")
+    early, then = quiet_snapshot(port)
+    time.sleep(1.1)  # the log stamps whole seconds: the suspension must be a later one
+    client(port, "--suspend", "/hist/g")
+    wait_until(lambda: snapshot(port)[1]["/hist/f/b"] == ("aborted", "2"), timeout=60,
+               what="b aborted on its second try")
+    late, now = quiet_snapshot(port)
+    server = Server("localhost", port)
+    history = ecfnb.history(server)
+    for moment, expected in ((early, then), (late, now)):
+        tree = history.at(moment)
+        for path, (state, try_no) in expected.items():
+            assert tree[path].state == state, (moment, path, tree[path], state)
+            if path.startswith("/hist/f/") and tree[path].state != "queued":
+                assert str(tree[path].try_no) == try_no, (path, tree[path], try_no)
+    assert history.at(late)["/hist/f/b"].reason == "broken-2"
+    changes = history.diff(early, late)
+    def went(states: tuple[str, ...]) -> set[str]:  # from the two snapshots
+        return {p for p in now if now[p][0] in states and then[p][0] != now[p][0]}
+    def mine(paths: tuple[str, ...]) -> set[str]:  # ('/', the server's own, aside)
+        return {p for p in paths if p.startswith("/hist")}
+    assert mine(changes.newly_aborted) == went(("aborted",)) and "/hist/f/b" in went(
+        ("aborted",))
+    assert mine(changes.completed) == went(("complete",)) and "/hist/f/a" in changes.completed
+    assert "/hist/f/c" in changes.still_waiting
+    assert ("/hist/g", then["/hist/g"][0], "suspended") in changes.changed
+    first, _last = history.span
+    assert history.at(first.replace(year=first.year - 1))["/hist/f/a"].state.startswith(
+        "unknown")
+    assert "PastTree at" in repr(history.at(late)) and "ecfnb-past-tree" in \
+        history.at(late)._repr_html_()
+    with pytest.raises(ValueError, match="bad instant"):
+        history.at("yesterday")
