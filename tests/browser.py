@@ -207,7 +207,7 @@ def prompts(page) -> list[str]:
             page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").all_inner_texts()]
 
 
-def run_all(page, timeout: float = 120) -> list[str]:
+def run_all(page, timeout: float = 120, again: bool = False) -> list[str]:
     """Run > Run All until every code cell has run (``[n]:``), none raising; returns the
     prompts. Run All is clicked again when, for 3 s, no cell runs and some have not
     run. Seen here: a Run All soon after the notebook opens is often lost (4 times in
@@ -216,10 +216,12 @@ def run_all(page, timeout: float = 120) -> list[str]:
     deadline = time.monotonic() + timeout
     clicks, last, since = 0, None, time.monotonic() - 3
     errors = page.locator(".jp-OutputArea-output", has_text="Traceback")
+    before = prompts(page) if again else None  # ``again``: a notebook that ran already
     while time.monotonic() < deadline:
         assert errors.count() == 0, errors.all_inner_texts()  # Run All stops at an error
         now = prompts(page)
-        if now and all(re.fullmatch(r"\[\d+\]:", p) for p in now):
+        if now and all(re.fullmatch(r"\[\d+\]:", p) for p in now) and \
+                (before is None or (clicks and not set(now) & set(before))):
             break
         if now != last:
             last, since = now, time.monotonic()
@@ -272,6 +274,14 @@ def open_and_run(page, lab: Lab, name: str, widget: str = ".ecfnb-explorer") -> 
     page.goto(f"{lab.url}/lab/tree/{name}?reset")
     page.locator(".jp-Notebook .jp-Cell >> visible=true").first.wait_for(timeout=60_000)
     ran = run_all(page)
+    try:
+        page.locator(widget).first.wait_for(timeout=30_000)
+    except Exception:  # noqa: BLE001 - playwright's TimeoutError
+        # Seen once, on Debian 13 after a Run All clicked twice: every cell
+        # had run, the widget's output never appeared. Run it all once more, say so.
+        screenshot(page, "widget-missing-after-run-all")
+        print(f"{widget} missing after Run All: running the notebook again")
+        ran = run_all(page, again=True)
     page.locator(widget).first.scroll_into_view_if_needed()
     return ran
 
