@@ -138,8 +138,10 @@ def _log_name(server: DemoServer) -> str:
 def test_a_run_across_new_year_on_a_real_server():
     definition = suite_head("ny") + "  task t\nendsuite\n"
     fake = ("faketime", "2026-12-31 23:59:54")
+    # TZ=UTC: the new year at the server's midnight is the new year in UTC, whatever zone
+    # the tests run under (a server in another zone: test_a_server_in_another_zone)
     with DemoServer(definition=definition, files={"ny/t.ecf": job("sleep 12\n")},
-                    command_prefix=fake) as server:
+                    command_prefix=fake, env={"TZ": "UTC"}) as server:
         wait_until(lambda: task_state(server.port, "/ny/t").get("state") == "complete",
                    timeout=60, what="the job to finish in the new year")
         srv = Server(server.host, server.port)
