@@ -22,17 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from bench_panels import timed  # noqa: E402  (the median of repeated calls, one home)
+
 from ecfnb import DemoServer, Server  # noqa: E402
-
-
-def timed(call, repeat: int) -> tuple[float, object]:
-    """The median time of ``repeat`` calls, and the last result."""
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def a_task(server: Server) -> str:

@@ -136,6 +136,21 @@ def start_lab(root_dir: str | os.PathLike, server_config: dict | None = None,
     raise RuntimeError(f"JupyterLab did not answer within {timeout} s:\n{lab.log_tail()}")
 
 
+@contextlib.contextmanager
+def own_user_lab(root_dir: str | os.PathLike) -> Iterator[Lab]:
+    """A JupyterLab on ``root_dir`` that runs notebooks as the test's own user (no
+    ECF_USER or ECF_CUSTOM_PASSWD leaking in), stopped afterwards: a module's lab."""
+    require_chromium()
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("ECF_USER", "ECF_CUSTOM_PASSWD"):
+            patch.delenv(name, raising=False)
+        lab = start_lab(root_dir, user_settings=NOTEBOOK_SETTINGS)
+    try:
+        yield lab
+    finally:
+        stop_lab(lab)
+
+
 def stop_lab(lab: Lab, timeout: float = 15) -> None:
     """SIGTERM by pid, then SIGKILL of its own process group if still there."""
     if lab.process.poll() is None:

@@ -42,16 +42,13 @@ from test_browser_panels import (
 from test_operating import TASKS, op, query  # noqa: F401 - op: the server fixture
 
 from browser import (
-    NOTEBOOK_SETTINGS,
     anchor,
     chromium_page,
     click_tab,
     expander,
     open_and_run,
-    require_chromium,
+    own_user_lab,
     shut_kernels_down,
-    start_lab,
-    stop_lab,
     write_notebook,
 )
 from conftest import make_read_only, wait_for
@@ -65,16 +62,8 @@ RUNNING = ("submitted", "active")
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """One JupyterLab for the module, as the test's own user (no ECF_USER leaking in)."""
-    require_chromium()
-    root = tmp_path_factory.mktemp("operating-lab")
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("ECF_USER", "ECF_CUSTOM_PASSWD"):
-            patch.delenv(name, raising=False)
-        lab = start_lab(root, user_settings=NOTEBOOK_SETTINGS)
-    try:
+    with own_user_lab(tmp_path_factory.mktemp("operating-lab")) as lab:
         yield lab
-    finally:
-        stop_lab(lab)
 
 
 @pytest.fixture

@@ -45,18 +45,15 @@ import pytest
 from ecfnb import DemoServer
 
 from browser import (
-    NOTEBOOK_SETTINGS,
     anchor,
     chromium_page,
     click_tab,
     expander,
     open_and_run,
-    require_chromium,
+    own_user_lab,
     root_anchor,
     screenshot,
     shut_kernels_down,
-    start_lab,
-    stop_lab,
     text_lines,
     write_notebook,
 )
@@ -68,16 +65,8 @@ from helpers import client, job, job_output, suite_head, task_state
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """One JupyterLab for the module, as the test's own user (no ECF_USER leaking in)."""
-    require_chromium()
-    root = tmp_path_factory.mktemp("panels-lab")
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("ECF_USER", "ECF_CUSTOM_PASSWD"):
-            patch.delenv(name, raising=False)
-        lab = start_lab(root, user_settings=NOTEBOOK_SETTINGS)
-    try:
+    with own_user_lab(tmp_path_factory.mktemp("panels-lab")) as lab:
         yield lab
-    finally:
-        stop_lab(lab)
 
 
 @pytest.fixture
