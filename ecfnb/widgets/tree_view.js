@@ -69,12 +69,20 @@ function render({ model, el }) {
     model.send({ op: "menu", id, ids });
   }
   function setChildren(row, children) {
+    // Rows rebuilt here keep the selection and marks made in this view: the kernel's
+    // copy of them may not have caught up yet (seen under load: a refresh of /op's
+    // children, sent before the kernel heard "select /op/g", unselected it here, and
+    // the next key had no row to act on). The kernel's own choices come as their own
+    // "selected"/"marks" messages.
+    const was = selected, wasMarked = [...marked];
     forget(row.ul);
     const frag = document.createDocumentFragment();
     for (const child of children) frag.appendChild(build(child));
     row.ul.replaceChildren(frag);
     row.hasKids = children.length > 0;
     show(row);
+    if (was !== null && was !== selected && rows.has(was)) setSelected(was, true);
+    if (wasMarked.some((id) => rows.has(id) && !marked.has(id))) setMarks(wasMarked);
   }
   function show(row) {
     if (!row.li) return;
