@@ -37,6 +37,7 @@ from typing import Any
 from .._base.html import state_chip
 from .._base.serverlog import LogClock, parse_line, state_change
 from .._server import walks
+from .._server.nodes import parse_time
 from .._server.server import Server, normalise_path
 
 __all__ = ["history", "History", "PastTree", "PastNode", "HistoryDiff", "BEFORE_THE_LOG"]
@@ -267,12 +268,6 @@ def history(server: Server, log_file: str | os.PathLike | None = None,
         changes = read_changes(log, clock, suspensions)
     server.sync()
     rows, _total, _marks = server.table("/", walks.TableSpec(stop=10 ** 9))
-    current = {row.path: (row.state, _since(row.since)) for row in rows}
+    current = {row.path: (row.state, parse_time(row.since) if row.since else None)
+               for row in rows}
     return History(changes, current, source, clock, suspensions)
-
-
-def _since(text: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text).replace(tzinfo=timezone.utc) if text else None
-    except ValueError:
-        return None
