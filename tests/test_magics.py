@@ -35,7 +35,7 @@ def test_versions_are_ecfnbs_the_librarys_and_the_servers(shell, demo, capsys):
 
     from helpers import server_version
 
-    library = re.search(r"Ecflow version\(([\d.]+)", subprocess.run(
+    library = re.search(r"(\d+\.\d+\.\d+)", subprocess.run(
         ["ecflow_client", "--version"], capture_output=True, text=True).stdout).group(1)
     served = server_version(demo.port)
     shell.run_line_magic("ecf_connect", demo.address)
