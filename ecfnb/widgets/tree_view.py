@@ -157,6 +157,12 @@ class TreeView(anywidget.AnyWidget):
                     other.selected = False
         if self._echo == (item.id, name):
             return  # the browser did this itself
+        if name == "selected" and not change["new"] and self._echo is not None and \
+                self._echo[1] == "selected":
+            # unselected because the browser selected another row: it has unselected
+            # this one itself, and a late message would unselect what it selected since
+            # (seen: keys moving fast under load lost their row)
+            return
         if name == "nodes":
             self._send_op({"op": "children", "id": item.id,
                            "children": [self._adopt(child) for child in change["new"]]})
