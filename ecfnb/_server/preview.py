@@ -31,7 +31,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from html import escape
 
 from .actions import ACTIONS, _named, check_action
@@ -194,11 +194,10 @@ def _apply(world: World, action: str, paths: Sequence[str], notes: list[str]) ->
                          + "; a killed job normally aborts its task, once it dies")
 
 
-def _clock(server: Server) -> datetime | None:
-    """The server's wall clock now (its time attributes use it)."""
+def _clock(server: Server, suite: str) -> datetime | None:
+    """The suite's clock now (its time attributes use it: UTC, not the log's zone)."""
     try:
-        clock = server.log_clock()
-        return clock.to_local(datetime.now(timezone.utc) + server.clock_skew())
+        return server.suite_clock(suite)
     except Exception:  # noqa: BLE001 - no clock: reset time attributes are undecided
         return None
 
@@ -244,7 +243,7 @@ def preview(server: Server, action: str, paths: str | Iterable[str],
     before = World(plan)
     after = before.copy()
     _apply(after, action, chosen, notes)
-    clock = _clock(server)
+    clock = _clock(server, suites[0])
     halted = plan.server_state != "running"
     if halted:
         notes.append(f"the server is {plan.server_state}: it submits nothing until it is "

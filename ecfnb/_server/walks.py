@@ -240,9 +240,12 @@ class PlanNode(NamedTuple):
     (``inlimits``: limit name, the path written, tokens, this-node-only) and holds
     (``limits``: name, value, maximum, the paths holding tokens), its time attributes
     as ecFlow prints them ('time 23:59', 'day monday' ...), events (name, set, initial),
-    meters (name, value, minimum), repeat (name, value, start) and child paths. ``why``
-    is ecFlow's own reason text for a node with time attributes (whether a time is due
-    is the server's to say: the binding does not expose it otherwise)."""
+    meters (name, value, minimum, maximum), repeat (name, value, start, end, step, kind: values
+    as ecFlow counts them, a date as yyyymmdd, an enumeration's as its index) and child
+    paths. ``why`` is ecFlow's own reason text for a node with time attributes (whether
+    a time is due is the server's to say: the binding does not expose it otherwise);
+    ``late`` its late attribute as ecFlow prints it ('' if none), ``since`` when its
+    state last changed (ecFlow's ISO text, the suite's clock)."""
 
     path: str
     kind: str
@@ -255,10 +258,12 @@ class PlanNode(NamedTuple):
     limits: tuple[tuple[str, int, int, tuple[str, ...]], ...]
     times: tuple[str, ...]
     events: tuple[tuple[str, bool, bool], ...]
-    meters: tuple[tuple[str, int, int], ...]
-    repeat: tuple[str, str, str] | None
+    meters: tuple[tuple[str, int, int, int], ...]
+    repeat: tuple[str, str, str, str, str, str] | None
     children: tuple[str, ...]
     why: str = ""
+    late: str = ""
+    since: str = ""
 
 
 class Plan(NamedTuple):
@@ -300,10 +305,13 @@ def plan_node(node: Any, why: Callable[[str], str], kind: str = "",
         times,
         tuple((e.name_or_number(), bool(e.value()), bool(e.initial_value()))
               for e in node.events),
-        tuple((m.name(), m.value(), m.min()) for m in node.meters),
-        None if repeat.empty() else (repeat.name(), str(repeat.value()), str(repeat.start())),
+        tuple((m.name(), m.value(), m.min(), m.max()) for m in node.meters),
+        None if repeat.empty() else (
+            repeat.name(), str(repeat.value()), str(repeat.start()), str(repeat.end()),
+            str(repeat.step()), str(repeat).split(" ", 2)[1]),
         tuple(f"{path}/{c.name()}" for c in children),
-        why(path) if times else "")
+        why(path) if times else "", text_of(str, node.get_late()) if node.get_late() else "",
+        node.get_state_change_time())
 
 
 def plan(defs: Any, suites: Iterable[str], deadline: float,
