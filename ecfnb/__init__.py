@@ -64,6 +64,9 @@ _PUBLIC: dict[str, tuple[str, str]] = {name: (module, attribute or name) for mod
     "._map.table": ("table_page", "TableQuery", "TablePage", "TableRow"),
     # the tree as it was, from the server log
     "._map.history": ("history", "History", "PastTree", "PastNode", "HistoryDiff"),
+    # when it will be done: a completion forecast, and its score on a logged day
+    "._map.forecast": ("forecast", "replay", "Forecast", "NodeForecast", "Estimate",
+                       "Replay", "ReplayPoint"),
     # the server as files
     "._fsview.filesystem": ("EcflowFileSystem",),
     "._fsview.jupyterfs": ("jupyterfs_config",),

@@ -59,6 +59,8 @@ def test_every_public_function_works_twice(demo, tmp_path):
         assert isinstance(ecfnb.action_log(), ecfnb.ActionLog)
         past = ecfnb.history(server)
         assert past.at(past.span[1])["/demo/forecast/post"].state == "aborted"
+        assert "aborted" in ecfnb.forecast(server, "/demo/forecast").node.why
+        assert len(ecfnb.replay(server, "/demo", [past.span[1]]).points) == 1
         explorer = ecfnb.explore(server, interval=60)
         explorer.close()
         panel = ecfnb.watch(server, interval=60)
@@ -84,7 +86,7 @@ def test_every_public_function_works_twice(demo, tmp_path):
               "load_ipython_extension", "parse_address", "format_address", "check_action",
               "available_actions", "actions_for", "fuse_available", "mounts", "is_mounted",
               "jupyterfs_config", "free_port", "triggers", "neighbourhood", "log_page",
-              "table_page", "preview", "action_log", "history"}
+              "table_page", "preview", "action_log", "history", "forecast", "replay"}
     acting = {"mount", "umount", "run_action", "send_event", "event_message", "check_smtp",
               "run_zombie_action"}
     assert functions == called | acting

@@ -148,14 +148,14 @@ class History:
 
     def at(self, when: datetime | str) -> PastTree:
         """The tree at ``when`` (aware, naive = UTC, or 'YYYY-MM-DD HH:MM[:SS]' UTC)."""
-        instant = _instant(when)
+        instant = as_instant(when)
         found: dict[str, PastNode] = {}
         for path in set(self.current) | set(self.changes):
             found[path] = self._node(path, instant)
         return PastTree(instant, found)
 
     def node(self, path: str, when: datetime | str) -> PastNode:
-        return self._node(normalise_path(path), _instant(when))
+        return self._node(normalise_path(path), as_instant(when))
 
     def _node(self, path: str, instant: datetime) -> PastNode:
         times = self._times.get(path, [])
@@ -197,7 +197,7 @@ class History:
                            changed)
 
 
-def _instant(when: datetime | str) -> datetime:
+def as_instant(when: datetime | str) -> datetime:
     if isinstance(when, str):
         try:
             when = datetime.fromisoformat(when.strip().replace("T", " "))

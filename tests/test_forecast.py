@@ -1,0 +1,240 @@
+"""The completion forecast on a real server whose log is in another zone, against what
+the server then did (its log and ``ecflow_client --get_state``, read without ecfnb):
+a repeating family under a limit, retries allowed, the suite's clock under faketime
+(one-digit day and month, a year's end), and the replay of a logged run.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import ecfnb
+from ecfnb import DemoServer, Server
+
+from helpers import client, job, suite_head, wait_until
+
+ZONE = "Asia/Tokyo"
+SUITE = suite_head("fc", tries=2) + """\
+  limit lanes 1
+  family run
+    repeat integer CYCLE 1 2
+    inlimit lanes
+    task a
+    task b
+      trigger a == complete
+    task c
+      trigger a == complete
+    task d
+      trigger b == complete and c == complete
+      late -c +00:30
+  endfamily
+  family tail
+    trigger run == complete
+    task e
+  endfamily
+endsuite
+"""
+FILES = {"fc/run/a.ecf": job("sleep 1"), "fc/run/b.ecf": job("sleep 2"),
+         "fc/run/c.ecf": job("sleep 1"), "fc/run/d.ecf": job("sleep 1"),
+         # e fails its first try each run; the server retries it (ECF_TRIES 2)
+         "fc/tail/e.ecf": job("if [ %ECF_TRYNO% -eq 1 ]; then sleep 1; "
+                              "ecflow_client --abort=first-try; exit 0; fi\nsleep 1")}
+_LINE = re.compile(r"^LOG:\[(\d+):(\d+):(\d+) (\d+)\.(\d+)\.(\d+)\]\s+(\w+): (\S+)")
+
+
+def log_changes(port: int, zone: str = ZONE) -> list[tuple[datetime, str, str]]:
+    """(UTC moment, state, path) of every state line of the server log, read here."""
+    text = client(port, "--log=get", "100000").stdout.decode("utf-8", "replace")
+    found = []
+    for line in text.splitlines():
+        m = _LINE.match(line)
+        if m:
+            h, mi, s, d, mo, y = (int(x) for x in m.groups()[:6])
+            local = datetime(y, mo, d, h, mi, s, tzinfo=ZoneInfo(zone))
+            found.append((local.astimezone(timezone.utc), m.group(7), m.group(8)))
+    return found
+
+
+def state(port: int, path: str) -> str:
+    return client(port, "--query", "state", path).stdout.decode().strip()
+
+
+@dataclass
+class Made:
+    server: DemoServer
+    forecast: ecfnb.Forecast
+    on_time: ecfnb.Forecast
+    late: ecfnb.Forecast
+    asked: datetime
+    log: list[tuple[datetime, str, str]]
+
+
+@pytest.fixture(scope="module")
+def made():
+    """Two runs of /fc: the first one's log gives the durations; a forecast is made
+    while the second is in its first cycle (task a running), then the run completes."""
+    with DemoServer(definition=SUITE, files=FILES, env={"TZ": ZONE}) as srv:
+        wait_until(lambda: state(srv.port, "/fc") == "complete", timeout=120,
+                   what="the first run of /fc")
+        time.sleep(1.1)  # the log stamps whole seconds: runs apart
+        client(srv.port, "--requeue=force", "/fc")
+        wait_until(lambda: state(srv.port, "/fc/run/a") == "active", timeout=60,
+                   what="a active in the second run")
+        server = Server("localhost", srv.port)
+        asked = datetime.now(timezone.utc)
+        found = ecfnb.forecast(server, "/fc")
+        on_time = ecfnb.forecast(server, "/fc", deadline=asked + timedelta(hours=1))
+        late = ecfnb.forecast(server, "/fc", deadline=asked)
+        wait_until(lambda: state(srv.port, "/fc") == "complete", timeout=120,
+                   what="the second run of /fc")
+        yield Made(srv, found, on_time, late, asked, log_changes(srv.port))
+
+
+def test_the_range_holds_when_the_suite_completed(made):
+    ends = [m for m, s, p in made.log if p == "/fc" and s == "complete"]
+    actual = ends[-1]  # the second run's, from the log
+    fc = made.forecast["/fc"]
+    assert fc.earliest <= actual <= fc.latest, (fc, actual)
+    assert abs(fc.expected - actual) < timedelta(seconds=6), (fc.expected, actual)
+    # families too: /fc/run ends when the repeat's last cycle does
+    run_end = [m for m, s, p in made.log if p == "/fc/run" and s == "complete"][-1]
+    one = made.forecast["/fc/run"]
+    assert one.earliest <= run_end <= one.latest, (one, run_end)
+
+
+def test_durations_come_from_the_first_runs_cycles(made):
+    """A repeat's cycles are runs of the same tasks; a retried task's length runs from
+    its first try's submission (the try that failed is part of the wait)."""
+    before = [p for m, s, p in made.log if s == "complete" and m <= made.asked]
+    for name in "abcd":
+        estimate = made.forecast[f"/fc/run/{name}"].estimate
+        assert estimate.runs == before.count(f"/fc/run/{name}"), (name, estimate)
+        assert estimate.source == str(estimate.runs)
+    run_b, run_c = made.forecast["/fc/run/b"].estimate, made.forecast["/fc/run/c"].estimate
+    assert run_b.typical > run_c.typical
+    e = made.forecast["/fc/tail/e"].estimate
+    tries = [(m, s) for m, s, p in made.log if p == "/fc/tail/e" and m <= made.asked]
+    first = next(m for m, s in tries if s == "submitted")
+    done = next(m for m, s in tries if s == "complete")
+    assert [s for m, s in tries].count("aborted") == 1 and e.runs == 1
+    assert e.typical == done - first  # both tries
+
+
+def test_the_critical_path_goes_through_the_limit(made):
+    # b and c share a one-token limit: c runs after b, d after both, then e
+    assert made.forecast.critical_path == ("/fc/run/a", "/fc/run/b", "/fc/run/c",
+                                           "/fc/run/d", "/fc/tail/e")
+
+
+def test_deadlines_and_late_attributes(made):
+    assert made.on_time.verdict == "on time" and made.on_time.node.deadline_from == \
+        "the operator's deadline"
+    assert made.late.verdict == "late"
+    d = made.forecast["/fc/run/d"]
+    assert d.deadline_from == "late -c +00:30" and d.verdict == "on time"
+    assert d.deadline - d.start == timedelta(minutes=30)
+    assert made.forecast.at_risk() == [] and [n.path for n in made.late.at_risk()] == ["/fc"]
+    assert "completes" in made.forecast.summary() and "ecfnb-critical" in \
+        made.forecast._repr_html_()
+
+
+def test_the_replay_scores_against_the_log(made):
+    server = Server("localhost", made.server.port)
+    completes = [m for m, s, p in made.log if p == "/fc" and s == "complete"]
+    second = next(m for m, s, p in made.log if p == "/fc" and s == "queued"
+                  and m > completes[0])  # the requeue
+    starts = [m for m, s, p in made.log if s == "active" and p.startswith("/fc/run/")
+              and m > second]
+    instants = starts[:: max(1, len(starts) // 4)]
+    found = ecfnb.replay(server, "/fc", instants)
+    assert len(found.points) == len(instants) >= 3
+    first_run = (min(m for m, s, p in made.log if p.startswith("/fc/") and s == "submitted"),
+                 completes[0])
+    for point, instant in zip(found.points, instants, strict=True):
+        actual = next(m for m in completes if m > instant)
+        assert point.actual == actual
+        assert point.error == abs(point.expected - actual)
+        # the naive forecast: this run's start plus the first run's length
+        began = min(m for m, s, p in made.log if p == "/fc" and s in ("submitted", "active")
+                    and second <= m <= instant)
+        assert point.naive == began + (first_run[1] - first_run[0]), point
+    assert found.median_error is not None and found.median_error < timedelta(seconds=6)
+    assert found.naive_median_error is not None
+    assert "last-duration forecast" in repr(found)
+
+
+CLOCK_SUITE = suite_head("clk") + """\
+  family h
+    task t
+      time TIME
+    task u
+      today 12:00
+    task n
+      late -c 09:00
+  endfamily
+endsuite
+"""
+
+
+def suite_time(port: int) -> datetime:
+    """The suite's calendar now, as ``ecflow_client --get_state`` prints it."""
+    text = client(port, "--get_state", "/clk").stdout.decode()
+    found = re.search(r"suiteTime:(\d{4}-\w{3}-\d{2} \d\d:\d\d:\d\d)", text)
+    return datetime.strptime(found.group(1), "%Y-%b-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("tokyo,utc,slot,held_by_today", [
+    # 08:00 UTC, 17:00 in the server's zone: 'today 12:00' holds, though passed there
+    ("2027-03-05 17:00:00", "2027-03-05 08:00", "08:30", True),
+    # 23:50 UTC on the year's last day, already 08:50 next year in the server's zone:
+    # 'time 00:10' is next year's first slot, 'today 12:00' has passed (runs at once)
+    ("2027-01-01 08:50:00", "2026-12-31 23:50", "00:10", False),
+])
+def test_time_attributes_read_the_suites_clock(tokyo, utc, slot, held_by_today):
+    """A suite's time attributes and ``late`` run on its calendar, which is UTC (not
+    the zone of the server's log); faketime's instant is read in the zone it runs in."""
+    files = {f"clk/h/{n}.ecf": job("true") for n in "tun"}
+    with DemoServer(definition=CLOCK_SUITE.replace("TIME", slot), files=files,
+                    env={"TZ": ZONE}, command_prefix=("faketime", "-f", f"@{tokyo}")) as srv:
+        server = Server("localhost", srv.port)
+        now = suite_time(srv.port)
+        assert f"{now:%Y-%m-%d %H:%M}" == utc
+        fc = ecfnb.forecast(server, "/clk")
+        hour, minute = map(int, slot.split(":"))
+        due = now.replace(hour=hour, minute=minute, second=0)
+        if due <= now:
+            due += timedelta(days=1)
+        assert fc["/clk/h/t"].start == due, (fc["/clk/h/t"], due)
+        n = fc["/clk/h/n"]
+        deadline = now.replace(hour=9, minute=0, second=0)
+        if deadline < now:
+            deadline += timedelta(days=1)
+        assert n.deadline == deadline and n.deadline_from == "late -c 09:00"
+        # the action preview reads the same clock: what it says a requeue submits is
+        # what the server then did
+        found = server.preview("requeue", "/clk/h")
+        client(srv.port, "--requeue=force", "/clk/h")
+        time.sleep(1.5)
+        went = state(srv.port, "/clk/h/u") in ("submitted", "active", "complete")
+        assert went is not held_by_today
+        assert ("/clk/h/u" in found.submitted) is went, found
+
+
+def test_bad_input_says_what_to_do(demo):
+    server = Server(demo.host, demo.port)
+    with pytest.raises(ValueError, match="forecast a suite"):
+        ecfnb.forecast(server, "/")
+    with pytest.raises(ecfnb.NodeNotFound):
+        ecfnb.forecast(server, "/demo/nowhere")
+    with pytest.raises(ValueError, match="bad instant"):
+        ecfnb.forecast(server, "/demo", deadline="tonight")
+    found = ecfnb.forecast(server, "/demo")
+    assert found.expected is None and "/demo/forecast/post is aborted" in found.node.why
+    rerun = ecfnb.forecast(server, "/demo/forecast", assume_rerun=True)
+    assert rerun.expected is not None and rerun.critical_path[-1] == "/demo/forecast/report"
