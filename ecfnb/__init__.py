@@ -74,7 +74,8 @@ _PUBLIC: dict[str, tuple[str, str]] = {name: (module, attribute or name) for mod
     "._fuse.ops": ("COUNTERS_XATTR",),
     # being told
     "._watch.watcher": ("AbortWatcher",),
-    "._watch.events": ("AbortEvent", "LateEvent", "ZombieEvent", "WatcherEvent"),
+    "._watch.events": ("AbortEvent", "LateEvent", "ZombieEvent", "WatcherEvent",
+                       "ForecastEvent"),
     "._watch.mail": ("send_event", "event_message", "check_smtp"),
     # incidents
     "._incident": ("incident", "IncidentRecord"),

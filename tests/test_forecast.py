@@ -7,6 +7,8 @@ a repeating family under a limit, retries allowed, the suite's clock under faket
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -238,3 +240,55 @@ def test_bad_input_says_what_to_do(demo):
     assert found.expected is None and "/demo/forecast/post is aborted" in found.node.why
     rerun = ecfnb.forecast(server, "/demo/forecast", assume_rerun=True)
     assert rerun.expected is not None and rerun.critical_path[-1] == "/demo/forecast/report"
+
+
+WATCH_SUITE = suite_head("wf") + """\
+  family f
+    task a
+    task b
+      trigger a == complete
+    task c
+      trigger b == complete
+  endfamily
+endsuite
+"""
+
+
+def test_the_watcher_alerts_when_the_forecast_crosses_a_deadline():
+    """A deadline the run cannot meet is reported while the run goes on — the server
+    flags nothing — and the run then did end after it; a far deadline is not."""
+    files = {f"wf/f/{n}.ecf": job("sleep 2") for n in "abc"}
+    with DemoServer(definition=WATCH_SUITE, files=files, env={"TZ": ZONE}) as srv:
+        wait_until(lambda: state(srv.port, "/wf") == "complete", timeout=60, what="a run")
+        time.sleep(1.1)
+        client(srv.port, "--requeue=force", "/wf")
+        wait_until(lambda: state(srv.port, "/wf/f/a") == "active", timeout=30, what="a active")
+        tight = datetime.now(timezone.utc) + timedelta(seconds=3)
+        far = datetime.now(timezone.utc) + timedelta(hours=2)
+        seen: list = []
+        with ecfnb.AbortWatcher(srv.address, interval=0.5, on_event=seen.append,
+                                deadlines={"/wf": tight, "/wf/f": far},
+                                forecast_every=0.5):
+            event = wait_until(lambda: next((e for e in seen if e.kind == "forecast"), None),
+                               timeout=30, what="a forecast event")
+            assert state(srv.port, "/wf") != "complete"  # told before the end
+            assert "late" not in client(srv.port, "--get_state", "/wf").stdout.decode()
+            wait_until(lambda: state(srv.port, "/wf") == "complete", timeout=60, what="the end")
+            time.sleep(1.5)
+        assert event.path == "/wf" and event.verdict in ("late", "at risk")
+        assert datetime.fromisoformat(event.deadline) == tight
+        end = [m for m, s, p in log_changes(srv.port) if p == "/wf" and s == "complete"][-1]
+        assert end > tight  # the forecast was right: the run ended after the deadline
+        assert [e.path for e in seen if e.kind == "forecast"] == ["/wf"]  # once; not /wf/f
+        assert "FORECAST /wf" in event.text()
+        assert "forecast" in ecfnb.event_message(event, ["op@example.org"], "x@y")["Subject"]
+        # the CLI: one poll with a deadline already passed
+        proc = subprocess.run([sys.executable, "-m", "ecfnb", "watch", srv.address, "--once",
+                               "--deadline", "/wf=2000-01-01 00:00"], capture_output=True,
+                              text=True, timeout=120)
+        assert proc.returncode == 0 and "FORECAST /wf" in proc.stdout, proc
+        bad = subprocess.run([sys.executable, "-m", "ecfnb", "watch", srv.address, "--once",
+                              "--deadline", "/wf"], capture_output=True, text=True, timeout=60)
+        assert bad.returncode != 0 and "PATH=WHEN" in bad.stderr
+    with pytest.raises(ValueError, match="deadline for /x"):
+        ecfnb.AbortWatcher("localhost:3141", deadlines={"/x": "25:00"})

@@ -62,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--active-threshold", type=float, metavar="SECONDS",
                        help="also report tasks active for longer than this")
     watch.add_argument("--zombies", action="store_true", help="also report new zombies")
+    watch.add_argument("--deadline", action="append", default=[], metavar="PATH=WHEN",
+                       help="report when PATH's completion forecast crosses WHEN (UTC: "
+                            "'HH:MM' or 'YYYY-MM-DD HH:MM'); may be repeated")
+    watch.add_argument("--forecast-every", type=float, default=60.0, metavar="SECONDS",
+                       help="seconds between deadline forecasts (default 60)")
     _connection_options(watch)
     return parser
 
@@ -124,9 +129,15 @@ def _watch(args: argparse.Namespace) -> int:
         raise ValueError("--interval must be a positive number of seconds")
     if args.active_threshold is not None and args.active_threshold <= 0:
         raise ValueError("--active-threshold must be a positive number of seconds")
+    deadlines = {}
+    for given in args.deadline:
+        path, sep, when = given.partition("=")
+        if not sep:
+            raise ValueError(f"--deadline {given!r}: give PATH=WHEN, e.g. /demo=06:00")
+        deadlines[path] = when
     server = Server(args.address, **_settings(args))
     server.sync()  # a wrong address is an error now, not a silent retry loop
-    for path in args.paths:
+    for path in [*args.paths, *deadlines]:
         server.summary(path)  # NodeNotFound names the path and the server
     if args.smtp:
         check_smtp(args.smtp)  # a wrong mail server is an error now, not at the first abort
@@ -139,7 +150,8 @@ def _watch(args: argparse.Namespace) -> int:
     watcher = AbortWatcher(server, args.paths, args.interval, lines=args.lines,
                            include_existing=args.include_existing,
                            active_threshold=args.active_threshold, zombies=args.zombies,
-                           on_event=report)
+                           on_event=report, deadlines=deadlines,
+                           forecast_every=args.forecast_every)
     if args.once:
         events = watcher.poll_once()
         if not events:

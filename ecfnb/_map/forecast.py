@@ -59,7 +59,7 @@ from .history import BEFORE_THE_LOG, History, as_instant, history
 from .timeline import Run, parse_log
 
 __all__ = ["forecast", "replay", "Forecast", "NodeForecast", "Estimate", "Replay",
-           "ReplayPoint", "SCENARIOS"]
+           "ReplayPoint", "SCENARIOS", "deadline_instant"]
 
 #: The three simulations, each task at this duration of its Estimate.
 SCENARIOS = ("earliest", "expected", "latest")
@@ -677,15 +677,15 @@ def forecast(server: Server, path: str, deadline: datetime | str | None = None, 
              log_file: str | os.PathLike | None = None, max_lines: int = 100_000,
              tz: Any = None, assume_rerun: bool = False, seconds: float = 5.0) -> Forecast:
     """When ``path`` (a suite or family; a task too) and everything below it will
-    complete: see the module's docstring. ``deadline`` (UTC, naive or aware, or
-    'YYYY-MM-DD HH:MM'): the operator's, compared with the path's range.
+    complete: see the module's docstring. ``deadline``: the operator's, compared with
+    the path's range (UTC: a datetime, 'YYYY-MM-DD HH:MM', or 'HH:MM', the next one).
     ``assume_rerun``: forecast as if every aborted task were rerun now (else an
     aborted task stops its families' forecast, as it stops the suite).
     The log as for ``timeline``/``history``; ``seconds`` bounds the simulation."""
     path = normalise_path(path)
     if path == "/":
         raise ValueError("forecast a suite or a node in it, e.g. forecast(server, '/demo')")
-    chosen = as_instant(deadline) if deadline is not None else None
+    chosen = deadline_instant(deadline) if deadline is not None else None
     suite = path.strip("/").split("/", 1)[0]
     server.summary(path)  # NodeNotFound, with its advice, before any work
     plan, now, offset, held, since = _live_inputs(server, suite, seconds)
@@ -701,6 +701,21 @@ def forecast(server: Server, path: str, deadline: datetime | str | None = None, 
                                         "until it is restarted (the forecast assumes now)",),
                          found.complete, found.seconds)
     return found
+
+
+def deadline_instant(value: datetime | str, now: datetime | None = None) -> datetime:
+    """A deadline as an aware UTC moment: a datetime (naive = UTC), 'YYYY-MM-DD HH:MM'
+    (UTC), or 'HH:MM' — the next such time on the UTC clock (the suites' clock)."""
+    if isinstance(value, str) and _HM.match(value.strip()) and not value.startswith("+"):
+        found = _HM.match(value.strip())
+        assert found is not None
+        hour, minute = int(found.group(1)), int(found.group(2))
+        if hour > 23 or minute > 59:
+            raise ValueError(f"bad deadline {value!r}: hours 0-23, minutes 0-59")
+        now = now or datetime.now(timezone.utc)
+        moment = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        return moment if moment > now else moment + timedelta(days=1)
+    return as_instant(value)
 
 
 def _runs(server: Server, log_file: str | os.PathLike | None, max_lines: int,

@@ -91,6 +91,30 @@ class WatcherEvent:
 
 
 @dataclass(frozen=True)
+class ForecastEvent:
+    """A node's completion forecast crossed the deadline the watcher was given: 'at
+    risk' (the range spans it) or 'late' (even the earliest end is after it) — before
+    the server flags anything late. One event per crossing; back on time and over it
+    again is a new one. Moments are UTC ISO texts ('' when not in sight)."""
+
+    server: str
+    path: str
+    time: datetime
+    why: str
+    verdict: str
+    deadline: str
+    earliest: str
+    expected: str
+    latest: str
+    kind: str = "forecast"
+
+    def text(self) -> str:
+        return (f"FORECAST {self.path} on {self.server}: {self.verdict} for its deadline "
+                f"{self.deadline[:16].replace('T', ' ')} UTC: {one_line(self.why)} "
+                f"({self.time:%H:%M:%S} UTC)\n")
+
+
+@dataclass(frozen=True)
 class WatchOptions:
     """What a watcher watches and reports: one definition for the notebook side and its
     polling process, which receives them as command-line arguments."""
@@ -100,10 +124,17 @@ class WatchOptions:
     lines: int = 50
     active_threshold: float | None = None
     zombies: bool = False
+    #: (path, deadline as UTC ISO text): forecast each, alert when it crosses.
+    deadlines: tuple[tuple[str, str], ...] = ()
+    forecast_every: float = 60.0
 
     def arguments(self) -> list[str]:
         """The polling process's arguments for these options."""
         args = [*self.paths, "--lines", str(self.lines)]
+        for path, moment in self.deadlines:
+            args += ["--deadline", f"{path}={moment}"]
+        if self.deadlines:
+            args += ["--forecast-every", str(self.forecast_every)]
         if self.include_existing:
             args.append("--include-existing")
         if self.active_threshold:
@@ -120,16 +151,20 @@ class WatchOptions:
         parser.add_argument("--include-existing", action="store_true")
         parser.add_argument("--active-threshold", type=float)
         parser.add_argument("--zombies", action="store_true")
+        parser.add_argument("--deadline", action="append", default=[])
+        parser.add_argument("--forecast-every", type=float, default=60.0)
 
     @classmethod
     def parsed(cls, args: Any) -> WatchOptions:
+        deadlines = tuple(tuple(d.split("=", 1)) for d in args.deadline)
         return cls(tuple(args.paths), args.include_existing, args.lines,
-                   args.active_threshold, args.zombies)
+                   args.active_threshold, args.zombies, deadlines,  # type: ignore[arg-type]
+                   args.forecast_every)
 
 
-Event = AbortEvent | LateEvent | ZombieEvent | WatcherEvent
+Event = AbortEvent | LateEvent | ZombieEvent | WatcherEvent | ForecastEvent
 _CLASSES = {"abort": AbortEvent, "late": LateEvent, "zombie": ZombieEvent,
-            "watcher": WatcherEvent}
+            "watcher": WatcherEvent, "forecast": ForecastEvent}
 
 
 def event_key(event: Event) -> tuple:
@@ -138,6 +173,8 @@ def event_key(event: Event) -> tuple:
         return ("abort", event.path, event.try_no, event.time.isoformat())
     if isinstance(event, ZombieEvent):
         return ("zombie", event.path, event.zombie_type, event.pid, event.try_no)
+    if isinstance(event, ForecastEvent):
+        return ("forecast", event.path, event.deadline, event.verdict, event.time.isoformat())
     return (event.kind, event.path, event.time.isoformat(), getattr(event, "why", ""))
 
 

@@ -14,8 +14,8 @@ from .events import Event
 
 def event_message(event: Event, to: Sequence[str], sender: str) -> EmailMessage:
     msg = EmailMessage()
-    what = {"abort": "aborted", "zombie": "zombie", "watcher": "WATCHER PROBLEM"}.get(
-        event.kind, "late")
+    what = {"abort": "aborted", "zombie": "zombie", "watcher": "WATCHER PROBLEM",
+            "forecast": f"forecast {getattr(event, 'verdict', '')}"}.get(event.kind, "late")
     msg["Subject"] = one_line(f"[ecFlow {event.server}] {what}: {event.path}")
     msg["From"] = sender
     msg["To"] = ", ".join(to)

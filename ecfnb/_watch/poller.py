@@ -19,8 +19,12 @@ What "every abort, each once" takes (each point was a way to lose or repeat one)
   state to see: when a task's try number moved on, or it ran again, since the last
   poll, the server log says which tries aborted and why (``_serverlog``);
 - a zombie is one event (its identity is path, type, password, pid and try; its age
-  changes at every poll); a late flag is one event each time the server sets it.
-An idle poll is one ``news`` request.
+  changes at every poll); a late flag is one event each time the server sets it;
+- a deadline given for a node is checked against its completion forecast
+  (``_map/forecast``) every ``forecast_every`` seconds: one event when the forecast
+  goes from on time to 'at risk' or 'late' (or from at risk to late), before the
+  server flags anything.
+An idle poll is one ``news`` request (and, with deadlines, a forecast now and then).
 """
 
 from __future__ import annotations
@@ -33,10 +37,12 @@ from typing import NamedTuple
 from .._base import serverlog as _serverlog
 from .._base.child import Backoff, emit, run_main, wait_input
 from .._base.states import TASK_KINDS
+from .._map.forecast import forecast
 from .._map.fsmap import FileSystemMap
 from .._server.nodes import NodeInfo
 from .._server.server import Server
 from ..errors import EcfnbError, NodeNotFound, ServerUnreachable
+from . import events as _events
 from .events import AbortEvent, Event, LateEvent, WatchOptions, ZombieEvent, to_json
 
 RUNNING = ("submitted", "active")
@@ -65,6 +71,11 @@ class AbortDetector:
         self.lines = options.lines
         self.active_threshold = options.active_threshold
         self.zombies = options.zombies
+        self.deadlines = [(path, datetime.fromisoformat(moment))
+                          for path, moment in options.deadlines]
+        self.forecast_every = options.forecast_every
+        self._forecast_at = 0.0  # time.monotonic() of the last forecasts
+        self.verdicts: dict[tuple[str, datetime], str] = {}  # the last verdict of each
         #: When the watcher started: a line containing ``marker`` that it wrote into the
         #: server log, else ``since`` (this machine's clock). Later aborts are new.
         self.since = since
@@ -106,6 +117,32 @@ class AbortDetector:
         events.extend(self._overdue())
         if self.zombies:
             events.extend(self._new_zombies(silent))
+        events.extend(self._forecasts())
+        return events
+
+    def _forecasts(self) -> list[Event]:
+        """A ForecastEvent for each deadline the forecast has just crossed."""
+        import time
+
+        if not self.deadlines or time.monotonic() - self._forecast_at < self.forecast_every:
+            return []
+        self._forecast_at = time.monotonic()
+        rank = {"": 0, "on time": 0, "at risk": 1, "late": 2}
+        events: list[Event] = []
+        for path, deadline in self.deadlines:
+            try:
+                found = forecast(self.server, path, deadline)
+            except (EcfnbError, KeyError, ValueError):  # gone, or unreadable now: next time
+                continue
+            verdict, why = found.verdict, found.summary()
+            before = self.verdicts.get((path, deadline), "on time")
+            self.verdicts[(path, deadline)] = verdict
+            if rank.get(verdict, 0) > rank.get(before, 0):
+                def iso(moment: datetime | None) -> str:
+                    return moment.isoformat() if moment else ""
+                events.append(_events.ForecastEvent(
+                    self.server.address, path, _now(), why, verdict, deadline.isoformat(),
+                    iso(found.earliest), iso(found.expected), iso(found.latest)))
         return events
 
     def _exists(self, path: str) -> bool:

@@ -53,6 +53,10 @@ class AbortWatcher:
     and do not stop the watcher. ``events`` is the history, oldest first.
     ``active_threshold`` (seconds) reports tasks active for longer than that (a killed
     batch job can stay 'active' forever); ``zombies`` reports new zombies.
+    ``deadlines`` ({path: deadline}, UTC: a datetime, 'YYYY-MM-DD HH:MM' or 'HH:MM'
+    for the next one) forecasts each node's completion every ``forecast_every``
+    seconds and reports a ``ForecastEvent`` when the forecast crosses its deadline:
+    before the server flags anything late.
     """
 
     def __init__(self, server_or_address: Server | str | None = None,
@@ -62,7 +66,9 @@ class AbortWatcher:
                  on_event: Callable[[Event], Any] | None = None, lines: int = 50,
                  active_threshold: float | None = None, zombies: bool = False,
                  history: int = 1000, ssl: bool | None = None, user: str | None = None,
-                 password_file: str | None = None) -> None:
+                 password_file: str | None = None,
+                 deadlines: dict[str, Any] | None = None,
+                 forecast_every: float = 60.0) -> None:
         if isinstance(server_or_address, Server):
             #: How the polling process reaches the server: as the given Server does.
             self.connection = server_or_address.connection
@@ -76,8 +82,11 @@ class AbortWatcher:
             raise ValueError("interval must be a positive number of seconds")
         if isinstance(paths, str):
             paths = [paths]
+        if forecast_every <= 0:
+            raise ValueError("forecast_every must be a positive number of seconds")
         self.options = WatchOptions(tuple(str(p) for p in (paths or [])), include_existing,
-                                    lines, active_threshold, zombies)
+                                    lines, active_threshold, zombies,
+                                    _deadlines(deadlines or {}), forecast_every)
         self.interval = interval
         self.on_abort = on_abort
         self.on_event = on_event
@@ -296,3 +305,21 @@ class AbortWatcher:
 
 
 atexit.register(stop_all)
+
+
+def _deadlines(given: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """{path: deadline} as the polling process's (path, UTC ISO) pairs: a bad path or
+    time is an error now, not a silent poller."""
+    from .._map.forecast import deadline_instant
+    from .._server.nodes import normalise_path
+
+    found = []
+    for path, value in given.items():
+        if not isinstance(path, str) or not path.startswith("/") or path == "/":
+            raise ValueError(f"a deadline is for a suite or node path like '/demo', not "
+                             f"{path!r}")
+        try:
+            found.append((normalise_path(path), deadline_instant(value).isoformat()))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"deadline for {path}: {exc}") from None
+    return tuple(found)
