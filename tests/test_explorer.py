@@ -202,7 +202,7 @@ def test_panel_tabs_read_through_the_map(demo, server, fsmap):
         assert "%include" in html.unescape(re.sub("<[^>]+>", "", panel.pages["Script"].value))
         explorer.select("/demo/forecast")  # a family: no script, job or output tab
         assert panel.tab_names == ("Attributes", "Variables", "Manual", "Why", "Triggers",
-                                   "Timeline", "Table", "Log", "Actions")
+                                   "Timeline", "Forecast", "Table", "Log", "Actions")
         assert panel.buttons["rerun"].layout.display == "none"  # a task's entry only
         assert not panel.buttons["suspend"].disabled and panel.buttons["resume"].disabled
     finally:

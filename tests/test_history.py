@@ -107,3 +107,19 @@ def test_the_tree_at_past_instants_is_what_the_server_said_then(hist):
         history.at(late)._repr_html_()
     with pytest.raises(ValueError, match="bad instant"):
         history.at("yesterday")
+    # the explorer's time slider draws the same states, for the rows on screen
+    explorer = ecfnb.explore(server, interval=60)
+    try:
+        for path in ("/hist", "/hist/f", "/hist/g"):
+            explorer.tree.expand(path)
+        for moment, expected in ((early, then), (late, now)):
+            explorer.show_at(moment)
+            assert explorer.showing == moment.replace(microsecond=0)
+            for path, (state, _try) in expected.items():
+                label = explorer.tree.widget_of(path).name
+                assert f'data-ecf-past-state="{state}"' in label, (moment, path, label)
+        explorer.show_live()
+        assert explorer.showing is None
+        assert "ecfnb-past" not in explorer.tree.widget_of("/hist/f/b").name
+    finally:
+        explorer.close()

@@ -182,7 +182,8 @@ def forecast_html(found: Forecast, rows: int = 60) -> str:
     critical = set(found.critical_path)
     body = "".join(
         f"<tr class='ecfnb-forecast-row{' ecfnb-critical' if n.path in critical else ''}' "
-        f"data-path='{escape(n.path)}'><td><code>{escape(n.path)}</code></td>"
+        f"data-path='{escape(n.path)}'><td><code class='ecfnb-link' data-ecfnb-op='select' "
+        f"data-ecfnb-arg='{escape(n.path)}'>{escape(n.path)}</code></td>"
         f"<td>{state_chip(n.state)}</td><td>{hm(n.earliest)}</td><td>{hm(n.expected)}</td>"
         f"<td>{hm(n.latest)}</td><td>{hm(n.deadline)}</td>"
         f"<td class='ecfnb-verdict-{escape(n.verdict.replace(' ', '-'))}'>"

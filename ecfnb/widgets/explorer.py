@@ -6,21 +6,26 @@ tree refresh at once (without waiting for it), and a link in a view of the panel
 (Triggers, Table, Timeline, Zombies) or a result of the search below the tree
 selects that node in the tree. A right-click (or the key m) on a tree row, or on a
 row of the Table view, opens the node menu (``menu.menu_entries``) for that node or
-for every marked one; the entry picked goes to the panel's confirmation.
+for every marked one; the entry picked goes to the panel's confirmation. The time
+slider above the tree (``show_at``) draws the tree as it was at an instant of the
+server log; the live tree is one click ("past") away and never stopped updating.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from datetime import datetime, timezone
 
 import ipywidgets as widgets
 
+from .._map.history import History, as_instant, history
 from .._server.server import Server, normalise_path, resolve
 from ..errors import EcfnbError
 from . import tree_html
 from .menu import menu_entries
 from .panel import TABS, NodePanel
+from .time_slider import TimeSlider
 from .tree import NodeTree, ServerView
 from .views import SearchView
 
@@ -55,7 +60,9 @@ class Explorer(widgets.HBox):
         table.view.on_pick = self.pick
         self.search = SearchView(self._searchable, lambda index, path: self.select(path,
                                                                                    index))
-        left = widgets.VBox([self.tree, self.search],
+        self._histories: dict[int, History] = {}
+        self.slider = TimeSlider(self._span, self._show_instant)
+        left = widgets.VBox([self.slider, self.tree, self.search],
                             layout=widgets.Layout(width="440px", min_width="440px",
                                                   flex="0 0 auto"))
         self.panel.layout = widgets.Layout(flex="1 1 auto", min_width="0")
@@ -97,6 +104,57 @@ class Explorer(widgets.HBox):
     def mark(self, paths: Sequence[str], server: int | str = 0) -> None:
         """Mark ``paths`` in the tree besides the selected node, as Ctrl-click does."""
         self.tree.mark(paths, server)
+
+    # -- the tree as it was ------------------------------------------------------------------
+    def show_at(self, when: datetime | str) -> None:
+        """Draw the tree as it was at ``when`` (UTC: a datetime or 'YYYY-MM-DD HH:MM'),
+        from each server's log (read once; ``reload_history`` reads it again)."""
+        self.slider.go(as_instant(when))
+
+    def show_live(self) -> None:
+        """The live tree again."""
+        self.slider.go(None)
+
+    @property
+    def showing(self) -> datetime | None:
+        """The instant the tree shows, None when live."""
+        return self.slider.instant
+
+    def reload_history(self) -> None:
+        self._histories.clear()
+        if self.slider.toggle.value:
+            self.slider._open(reload=True)
+
+    def _span(self, reload: bool) -> tuple[datetime | None, datetime | None]:
+        """The moments the logs of the tree's servers cover (read now if not yet)."""
+        if reload:
+            self._histories.clear()
+        for view in self.tree.views:
+            if view.index not in self._histories and view.status == "connected":
+                self.tree.catch_up(view)
+                self._histories[view.index] = history(view.server)
+        spans = [h.span for h in self._histories.values() if h.span[0] is not None]
+        if not spans:
+            return None, None
+        # up to now on the servers' clocks: after the log's last change, the tree is
+        # as that change left it
+        now = max(datetime.now(timezone.utc) + view.server.clock_skew()
+                  for view in self.tree.views if view.index in self._histories)
+        return (min(s[0] for s in spans),  # type: ignore[type-var]
+                max(now, *(s[1] for s in spans)))  # type: ignore[type-var]
+
+    def _show_instant(self, moment: datetime | None) -> None:
+        if moment is None:
+            self.tree.show_past(None)
+            return
+
+        def lookup(view: object, path: str) -> tuple[str, str] | None:
+            found = self._histories.get(getattr(view, "index", -1))
+            if found is None:
+                return None
+            node = found.node(path, moment)
+            return node.state, (f"{node.since:%H:%M:%S}" if node.since else "")
+        self.tree.show_past(lookup)
 
     def open_menu(self, paths: Sequence[str], server: Server | None = None,
                   where: object = None) -> tuple[str, list[dict]]:
@@ -143,7 +201,7 @@ class Explorer(widgets.HBox):
 
     def close(self) -> None:
         # (ipywidgets' __del__ calls us after a failed init)
-        for part in ("tree", "panel", "search"):
+        for part in ("tree", "panel", "search", "slider"):
             widget = getattr(self, part, None)
             if widget is not None:
                 widget.close()

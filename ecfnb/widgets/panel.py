@@ -34,11 +34,11 @@ from .text_view import TextView
 __all__ = ["NodePanel", "TABS"]
 
 TABS = ("Server", "Attributes", "Variables", "Script", "Edit", "Job", "Output", "Manual",
-        "Why", "Triggers", "Timeline", "Table", "Zombies", "Log", "Actions")
+        "Why", "Triggers", "Timeline", "Forecast", "Table", "Zombies", "Log", "Actions")
 _TASK_TABS = ("Attributes", "Variables", "Script", "Edit", "Job", "Output", "Manual", "Why",
               "Triggers", "Log", "Actions")
-_FAMILY_TABS = ("Attributes", "Variables", "Manual", "Why", "Triggers", "Timeline", "Table",
-                "Log", "Actions")
+_FAMILY_TABS = ("Attributes", "Variables", "Manual", "Why", "Triggers", "Timeline",
+                "Forecast", "Table", "Log", "Actions")
 #: The tabs each kind of node has (ecflow_ui: Script/Job/Output only for tasks and
 #: aliases; a timeline and a table for what has tasks below it; zombies on the server).
 TABS_OF = {"task": _TASK_TABS, "alias": _TASK_TABS, "suite": _FAMILY_TABS,
@@ -47,7 +47,8 @@ TABS_OF = {"task": _TASK_TABS, "alias": _TASK_TABS, "suite": _FAMILY_TABS,
                       "Timeline", "Actions")}
 #: Tabs drawn by a view of ``views`` (the others are text of the map).
 VIEWS = {"Triggers": views.TriggersView, "Log": views.LogView, "Zombies": views.ZombiesView,
-         "Timeline": views.TimelineView, "Table": views.TableView,
+         "Timeline": views.TimelineView, "Forecast": views.ForecastView,
+         "Table": views.TableView,
          "Edit": editing.ScriptView, "Actions": editing.ActionsView}
 #: Tabs with an editor under their text (the Variables one changes variables only).
 EDITORS = {"Attributes": False, "Variables": True}

@@ -83,6 +83,7 @@ class NodeTree(widgets.VBox):
         #: Called with (view, path) when a shown node was deleted on the server.
         self.on_gone: Callable[[ServerView, str], Any] | None = None
         self.created = self.relabels = self.live_widgets = 0
+        self._past: Callable[[ServerView, str], tuple[str, str] | None] | None = None
         self._interval, self._paused = float(interval), not live
         self._lock = threading.RLock()
         self._done = threading.Condition(self._lock)
@@ -317,7 +318,7 @@ class NodeTree(widgets.VBox):
         self._replace_children(parent, tuple(kept))
 
     def _new_node(self, view: ServerView, info: NodeInfo) -> Item:
-        widget = Item(tree_html.node_label(info),
+        widget = Item(self._label(view, info),
                       [self._placeholder()] if info.has_children else [],
                       opened=False)
         self._register(view, info.path, widget)
@@ -503,7 +504,7 @@ class NodeTree(widgets.VBox):
         parents = {info.path.rpartition("/")[0] or "/" for info in infos}
         children: dict[str, list[Item]] = {}
         for info in infos:
-            widget = Item(tree_html.node_label(info), [], opened=info.path in parents)
+            widget = Item(self._label(view, info), [], opened=info.path in parents)
             self._register(view, info.path, widget)
             view.infos[info.path] = info
             widget.observe(self._on_selected, "selected")
@@ -607,7 +608,7 @@ class NodeTree(widgets.VBox):
             return
         before = view.infos.get(info.path)
         view.infos[info.path] = info
-        label = tree_html.node_label(info)
+        label = self._label(view, info)
         if widget.name != label:
             widget.name = label
             self.relabels += 1
@@ -616,6 +617,32 @@ class NodeTree(widgets.VBox):
         if info.has_children and not widget.nodes and info.path not in view.pages \
                 and not view.filtered:
             widget.nodes = (self._placeholder(),)
+
+    def _label(self, view: ServerView, info: NodeInfo) -> str:
+        """A row's label: live, or as it was when the tree shows the past."""
+        if self._past is None:
+            return tree_html.node_label(info)
+        found = self._past(view, info.path)
+        if found is None:
+            return tree_html.node_label(info)
+        state, since = found
+        return tree_html.past_label(info, state, since)
+
+    def show_past(self, lookup: Callable[[ServerView, str], tuple[str, str] | None] | None
+                  ) -> None:
+        """Draw every row as it was (``lookup(view, path)`` → (state, since), None for a
+        row to leave live), or live again with None. Rows opened meanwhile follow; the
+        pollers go on, so the live tree is back at once."""
+        self._past = lookup
+        with self._lock:
+            for view in self.views:
+                for path, widget in list(view.nodes.items()):
+                    info = view.infos.get(path)
+                    if info is not None:
+                        label = self._label(view, info)
+                        if widget.name != label:
+                            widget.name = label
+                            self.relabels += 1
 
     def _relabel_root(self, view: ServerView) -> None:
         label = tree_html.server_label(view.address, view.state, view.status, view.message)

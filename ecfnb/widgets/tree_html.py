@@ -82,6 +82,18 @@ def node_label(info: NodeInfo) -> str:
     return name + flags + (f'<span class="ecfnb-marks">{marks}</span>' if marks else "")
 
 
+def past_label(info: NodeInfo, state: str, since: str = "") -> str:
+    """A tree node as it was at an instant of the past (the time slider): its name on
+    the colour of its state then, and nothing live beside it (flags and marks are
+    today's; the log does not keep them)."""
+    colour = state_colour(state)
+    when = f" since {since}" if since else ""
+    return (f'<span class="ecfnb-node ecfnb-past ecfnb-state-{escape(state)}" '
+            f'data-ecf-path="{escape(info.path)}" data-ecf-past-state="{escape(state)}" '
+            f'title="{escape(info.path)} ({escape(state)}{escape(when)}, from the server log)'
+            f'" style="background:{colour}">{escape(info.name)}</span>')
+
+
 def mark_html(mark: Attribute) -> str:
     """One attribute in the tree: a meter as a small bar with its value, an event as a
     filled or empty dot, a label's value, a repeat's current value, a time, a limit's use."""

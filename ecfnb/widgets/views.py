@@ -17,6 +17,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from .._base.states import STATE_COLOURS
+from .._map import forecast as _forecast
 from .._map import logs, table, triggers
 from .._map.fsmap import FileSystemMap
 from .._map.timeline import timeline
@@ -31,7 +32,7 @@ from .html_view import HtmlView
 from .text_view import TextView
 
 __all__ = ["View", "TriggersView", "LogView", "ZombiesView", "TimelineView", "TableView",
-           "SearchView"]
+           "SearchView", "ForecastView"]
 
 Select = Callable[[str], Any]
 Confirm = Callable[[str, Callable[[], str] | None], Any]
@@ -287,6 +288,39 @@ class TimelineView(View):
         found = timeline(self.server, self.info.path, since=since)
         self.view.value = (found.svg(now=now) + "<h4>Run times</h4>" +
                            views_html.durations_html(found.durations(), self.info.path))
+
+
+class ForecastView(View):
+    """When the suite or family will complete (``_map/forecast``): its range, the
+    critical path (highlighted), each node's verdict against its ``late`` and the
+    deadline typed here; a click on a node selects it."""
+
+    title = "Forecast"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = widgets.Text(placeholder="HH:MM or YYYY-MM-DD HH:MM (UTC)",
+                                     description="deadline", continuous_update=False,
+                                     layout=widgets.Layout(width="22em"))
+        self.deadline.add_class("ecfnb-forecast-deadline")
+        self.rerun = widgets.Checkbox(value=False, description="as if aborted tasks rerun now",
+                                      indent=False, layout=widgets.Layout(width="auto"))
+        self.deadline.observe(self.redraw, "value")
+        self.rerun.observe(self.redraw, "value")
+        self.html_view("forecast")
+        self.found: _forecast.Forecast | None = None
+        self.widget.children = [widgets.HBox([self.deadline, self.rerun]), self.view]
+
+    def draw(self) -> None:
+        assert self.server is not None and self.info is not None
+        if self.info.kind in ("server", "task", "alias"):
+            self.view.value = tree_html.message("select a suite or a family to forecast",
+                                                ok=True)
+            return
+        self.found = _forecast.forecast(self.server, self.info.path,
+                                        self.deadline.value.strip() or None,
+                                        assume_rerun=self.rerun.value)
+        self.view.value = _forecast.forecast_html(self.found)
 
 
 class TableView(View):
