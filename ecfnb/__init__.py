@@ -67,6 +67,7 @@ _PUBLIC: dict[str, tuple[str, str]] = {name: (module, attribute or name) for mod
     # when it will be done: a completion forecast, and its score on a logged day
     "._map.forecast": ("forecast", "replay", "Forecast", "NodeForecast", "Estimate",
                        "Replay", "ReplayPoint"),
+    "._map.cycles": ("compare_cycles", "CycleComparison", "TaskCycle", "Cycle"),
     # the server as files
     "._fsview.filesystem": ("EcflowFileSystem",),
     "._fsview.jupyterfs": ("jupyterfs_config",),

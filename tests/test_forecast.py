@@ -292,3 +292,42 @@ def test_the_watcher_alerts_when_the_forecast_crosses_a_deadline():
         assert bad.returncode != 0 and "PATH=WHEN" in bad.stderr
     with pytest.raises(ValueError, match="deadline for /x"):
         ecfnb.AbortWatcher("localhost:3141", deadlines={"/x": "25:00"})
+
+
+CYCLE_SUITE = suite_head("cy", tries=2) + """\
+  family r
+    repeat integer STEP 1 2
+    task a
+    task b
+      trigger a == complete
+    task c
+  endfamily
+endsuite
+"""
+
+
+def test_this_cycle_against_the_previous_one():
+    """A repeat whose task a takes twice as long in its second step: a ran longer and b,
+    after it, started later; c, alone, neither — each figure as the log shows it."""
+    files = {"cy/r/a.ecf": job("sleep $((%STEP% * 2))"), "cy/r/b.ecf": job("sleep 1"),
+             "cy/r/c.ecf": job("sleep 1")}
+    with DemoServer(definition=CYCLE_SUITE, files=files, env={"TZ": ZONE}) as srv:
+        wait_until(lambda: state(srv.port, "/cy") == "complete", timeout=60, what="two steps")
+        found = ecfnb.compare_cycles(Server("localhost", srv.port), "/cy/r", tolerance=1.0)
+        log = log_changes(srv.port)
+    assert found.cycles == 2
+    assert found.ran_longer == ("/cy/r/a",) and found.started_later == ("/cy/r/b",)
+    # the cycles as the log shows them: first submission to completion of /cy/r
+    ends = [m for m, s, p in log if p == "/cy/r" and s == "complete"]
+    starts = [min(m for m, s, p in log if p == "/cy/r" and s == "submitted" and m > after)
+              for after in [datetime.min.replace(tzinfo=timezone.utc), ends[0]]]
+    assert (found.previous.start, found.previous.end) == (starts[0], ends[0])
+    assert (found.current.start, found.current.end) == (starts[1], ends[1])
+    for name in "abc":
+        path = f"/cy/r/{name}"
+        sub = [m for m, s, p in log if p == path and s == "submitted"]
+        done = [m for m, s, p in log if p == path and s == "complete"]
+        task = found[path]
+        assert task.offset_before == sub[0] - starts[0] and task.offset == sub[1] - starts[1]
+        assert task.duration_before == done[0] - sub[0] and task.duration == done[1] - sub[1]
+    assert "started later" in repr(found) and "ecfnb-worse" in found._repr_html_()

@@ -86,7 +86,8 @@ def test_every_public_function_works_twice(demo, tmp_path):
               "load_ipython_extension", "parse_address", "format_address", "check_action",
               "available_actions", "actions_for", "fuse_available", "mounts", "is_mounted",
               "jupyterfs_config", "free_port", "triggers", "neighbourhood", "log_page",
-              "table_page", "preview", "action_log", "history", "forecast", "replay"}
+              "table_page", "preview", "action_log", "history", "forecast", "replay",
+              "compare_cycles"}
     acting = {"mount", "umount", "run_action", "send_event", "event_message", "check_smtp",
               "run_zombie_action"}
     assert functions == called | acting

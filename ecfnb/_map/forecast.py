@@ -50,13 +50,12 @@ from html import escape
 from typing import Any
 
 from .._base.html import state_chip
-from .._base.serverlog import LogClock
 from .._server.nodes import parse_time
 from .._server.server import Server, normalise_path
 from .._server.walks import Plan, PlanNode
 from .._server.world import DAYS, SubmissionPass, World, parsed, requeue, resolved
 from .history import BEFORE_THE_LOG, History, as_instant, history
-from .timeline import Run, parse_log
+from .timeline import Run, read_runs
 
 __all__ = ["forecast", "replay", "Forecast", "NodeForecast", "Estimate", "Replay",
            "ReplayPoint", "SCENARIOS", "deadline_instant"]
@@ -693,7 +692,7 @@ def forecast(server: Server, path: str, deadline: datetime | str | None = None, 
     if assume_rerun:
         plan = Plan({p: n._replace(state="queued") if n.kind in _TASKS and n.state == "aborted"
                      else n for p, n in plan.nodes.items()}, plan.server_state, plan.complete)
-    runs = _runs(server, log_file, max_lines, tz)
+    runs = read_runs(server, log_file, max_lines, tz)
     found = project(plan, path, now, runs, offset=offset, held=held, since=since,
                     deadline=chosen, seconds=seconds)
     if plan.server_state != "running":
@@ -717,17 +716,6 @@ def deadline_instant(value: datetime | str, now: datetime | None = None) -> date
         moment = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
         return moment if moment > now else moment + timedelta(days=1)
     return as_instant(value)
-
-
-def _runs(server: Server, log_file: str | os.PathLike | None, max_lines: int,
-          tz: Any) -> list[Run]:
-    clock = LogClock.of(tz) or server.log_clock()
-    name = log_file or server.log_file()
-    if name is None:
-        import io
-        return parse_log(io.BytesIO(server.log_tail(max_lines)), clock)
-    with open(name, "rb") as log:
-        return parse_log(log, clock)
 
 
 # -- scoring on a logged day -------------------------------------------------------------------
@@ -803,7 +791,7 @@ def replay(server: Server, path: str, instants: Iterable[datetime | str], *,
     path = normalise_path(path)
     suite = path.strip("/").split("/", 1)[0]
     past = history(server, log_file=log_file, max_lines=max_lines, tz=tz)
-    runs = _runs(server, log_file, max_lines, tz)
+    runs = read_runs(server, log_file, max_lines, tz)
     server.sync()
     plan = server.plan([suite], seconds)
     points = []

@@ -24,7 +24,6 @@ How (one streaming pass over the log, ``_base/serverlog``):
 from __future__ import annotations
 
 import bisect
-import io
 import os
 import re
 from collections import Counter
@@ -39,6 +38,7 @@ from .._base.serverlog import LogClock, parse_line, state_change
 from .._server import walks
 from .._server.nodes import parse_time
 from .._server.server import Server, normalise_path
+from .timeline import log_source
 
 __all__ = ["history", "History", "PastTree", "PastNode", "HistoryDiff", "BEFORE_THE_LOG"]
 
@@ -257,12 +257,7 @@ def history(server: Server, log_file: str | os.PathLike | None = None,
     when readable here, else its last ``max_lines`` lines (``--log=get``). ``tz``: the
     log's zone when ecfnb should not detect it (``Server.log_clock``)."""
     clock = LogClock.of(tz) or server.log_clock()
-    name = log_file or server.log_file()
-    if name is None:
-        log: Any = io.BytesIO(server.log_tail(max_lines))
-        source = f"{server.address} (last {max_lines} log lines)"
-    else:
-        log, source = open(name, "rb"), os.fspath(name)  # noqa: SIM115 - closed below
+    log, source = log_source(server, log_file, max_lines)
     suspensions: dict[str, list[tuple[datetime, bool]]] = {}
     with log:
         changes = read_changes(log, clock, suspensions)

@@ -170,8 +170,8 @@ def parse_log(lines: Iterable[bytes], clock: LogClock | Any = None) -> list[Run]
     return builder.finish()
 
 
-def _log_source(server: Server | None, log_file: str | os.PathLike | None,
-                max_lines: int) -> tuple[io.BufferedIOBase, str]:
+def log_source(server: Server | None, log_file: str | os.PathLike | None,
+               max_lines: int) -> tuple[io.BufferedIOBase, str]:
     """The log and where it came from: ``log_file``, else the server's own file when it
     is readable here (all of it, from disk), else its last ``max_lines`` lines."""
     name = log_file
@@ -183,6 +183,16 @@ def _log_source(server: Server | None, log_file: str | os.PathLike | None,
             text = server.log_tail(max_lines)
             return io.BytesIO(text), f"{server.address} (last {max_lines} log lines)"
     return open(name, "rb"), os.fspath(name)  # read and closed by timeline()
+
+
+def read_runs(server: Server, log_file: str | os.PathLike | None = None,
+              max_lines: int = 100000, tz: Any = None) -> list[Run]:
+    """Every task run of ``server``'s log (``log_source``), its stamps read with ``tz``
+    or the server's ``log_clock()``: what the forecast and the cycle comparison read."""
+    clock = LogClock.of(tz) or server.log_clock()
+    log, _source = log_source(server, log_file, max_lines)
+    with log:
+        return parse_log(log, clock)
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -205,7 +215,7 @@ def timeline(server: Server | None, path: str = "/", since: datetime | None = No
     clock = LogClock.of(tz)
     if clock is None:
         clock = server.log_clock() if server is not None else LogClock()
-    log, source = _log_source(server, log_file, max_lines)
+    log, source = log_source(server, log_file, max_lines)
     with log:
         parsed = parse_log(log, clock)
     prefix = path.rstrip("/") + "/"

@@ -17,8 +17,8 @@ from typing import Any
 import ipywidgets as widgets
 
 from .._base.states import STATE_COLOURS
+from .._map import cycles, logs, table, triggers
 from .._map import forecast as _forecast
-from .._map import logs, table, triggers
 from .._map.fsmap import FileSystemMap
 from .._map.timeline import timeline
 from .._server.actions import ZOMBIE_ACTIONS, run_zombie_action
@@ -286,8 +286,11 @@ class TimelineView(View):
         now = datetime.now(timezone.utc)
         since = now - self.period.value if self.period.value else None
         found = timeline(self.server, self.info.path, since=since)
+        against = cycles.cycles_html(cycles.compare_cycles(self.server, self.info.path)) \
+            if self.info.kind != "server" else ""
         self.view.value = (found.svg(now=now) + "<h4>Run times</h4>" +
-                           views_html.durations_html(found.durations(), self.info.path))
+                           views_html.durations_html(found.durations(), self.info.path) +
+                           (f"<h4>Against the previous cycle</h4>{against}" if against else ""))
 
 
 class ForecastView(View):
