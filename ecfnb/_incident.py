@@ -58,6 +58,11 @@ class IncidentRecord:
     #: The actions taken from ecfnb in this session on the node, above or below it
     #: (``action_log().about(path)``): time (UTC), user, action, nodes, command, outcome.
     actions: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)
+    #: The node's suite as it was at the node's last state change (for an aborted task:
+    #: the moment it aborted), from the server log: (path, state, since UTC or '').
+    tree_at: datetime | None = None
+    tree: list[tuple[str, str, str]] = field(default_factory=list)
+    tree_note: str = ""
 
     # -- displays ------------------------------------------------------------------
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
@@ -108,7 +113,25 @@ class IncidentRecord:
             f"<h4>Server log for this node</h4>{pre}"
             f"{esc(chr(10).join(self.log_lines)) or '(no lines)'}</pre>",
             f"<h4>Timeline</h4>{picture}",
+            f"<h4>{esc(self._tree_title())}</h4>{self._tree_html()}",
             f"<h4>Actions taken from ecfnb</h4>{self._actions_html()}</div>"])
+
+    def _tree_title(self) -> str:
+        when = "at the abort" if self.state == "aborted" else "at its last change"
+        return f"The suite {when}" + (f" ({_when(self.tree_at)})" if self.tree_at else "")
+
+    def _tree_html(self) -> str:
+        if not self.tree:
+            return f"<p><i>{html.escape(self.tree_note or 'not recorded')}</i></p>"
+        esc = html.escape
+        bold = ' style="font-weight:bold"'
+        rows = "".join(
+            f"<tr{bold if path == self.path else ''}><td><code>"
+            f"{esc(path)}</code></td><td>{state_chip(state)}</td><td>{esc(since)}</td></tr>"
+            for path, state, since in self.tree)
+        note = f"<p><i>{esc(self.tree_note)}</i></p>" if self.tree_note else ""
+        return (f"<table class='ecfnb-incident-tree'><tr><th>node</th><th>state</th>"
+                f"<th>since (UTC)</th></tr>{rows}</table>{note}")
 
     def _actions_html(self) -> str:
         if not self.actions:
@@ -157,6 +180,13 @@ class IncidentRecord:
             lines.append(f"![timeline of runs around {md_text(self.path)}]({image})")
         else:
             lines.append(md_text(self.timeline_note) or "(see the saved timeline picture)")
+        lines += ["", f"#### {md_text(self._tree_title())}", ""]
+        if self.tree:
+            lines += ["| node | state | since (UTC) |", "|---|---|---|"]
+            lines += [f"| {cell(md_code(p))} | {md_text(st)} | {md_text(since)} |"
+                      for p, st, since in self.tree]
+        if self.tree_note or not self.tree:
+            lines.append(md_text(self.tree_note or "not recorded"))
         lines += ["", "#### Actions taken from ecfnb", ""]
         if self.actions:
             lines += ["| " + " | ".join(ACTION_COLUMNS) + " |",
@@ -185,6 +215,7 @@ class IncidentRecord:
         data.pop("timeline_png")
         data["since"] = self.since.isoformat() if self.since else None
         data["made"] = self.made.isoformat()
+        data["tree_at"] = self.tree_at.isoformat() if self.tree_at else None
         data["has_timeline"] = self.timeline_png is not None
         json.dumps(data)  # fail here, not in the caller, if something is not plain
         return data
@@ -208,14 +239,16 @@ def _when(moment: datetime | None) -> str:
 
 def incident(path: str, server: Server | str | None = None, lines: int = 200,
              variables: tuple[str, ...] = (), hours: float = 6.0,
-             tz: Any = None) -> IncidentRecord:
+             tz: Any = None, tree_rows: int = 300) -> IncidentRecord:
     """Gather the record of ``path``: state, reason, expressions, why, key variables
     (plus ``variables``), labels/meters/events, the last ``lines`` of job output, the
     server log lines about it from ``hours`` before its last state change on, and a
     timeline of the runs of its family over that time. ``server``: a Server,
     "host:port", or None for the notebook's current server (``%ecf_connect``), else
     ECF_HOST/ECF_PORT. ``tz``: the server log's zone when ecfnb should not detect it
-    (see ``Server.log_clock``); every time in the record is UTC."""
+    (see ``Server.log_clock``); every time in the record is UTC. The node's suite as
+    it was at the node's last state change (the abort) is kept too (``history``: at
+    most ``tree_rows`` nodes, the node's own family first; 0 leaves it out)."""
     srv = resolve(server)
     info = srv.node(path)
     fsmap = FileSystemMap(srv)
@@ -247,7 +280,40 @@ def incident(path: str, server: Server | str | None = None, lines: int = 200,
         output_tail=tail, output_source=source,
         log_lines=node_log_lines(srv, info.path, start, clock=clock),
         made=made, timeline_png=png, timeline_note=note, log_clock=clock.describe(),
-        actions=action_rows(info.path, srv.address))
+        actions=action_rows(info.path, srv.address),
+        **_tree_at(srv, info.path, info.state, info.since, clock, tree_rows))
+
+
+def _tree_at(server: Server, path: str, state: str, since: datetime | None,
+             clock: LogClock, rows: int) -> dict[str, Any]:
+    """The record's tree fields: the node's suite at ``since``, from the log."""
+    if rows <= 0:
+        return {"tree_note": "left out (tree_rows=0)"}
+    if since is None:
+        return {"tree_note": "the node has no state-change time to rebuild the tree at"}
+    from ._map.history import history
+
+    try:
+        found = history(server, tz=clock)
+    except (EcfnbError, OSError, ValueError) as exc:
+        return {"tree_note": f"no tree: {exc}"}
+    # the log's own line for that change: the node's time is the suite calendar's, and
+    # measured a second before the log's stamp of the same abort (then the tree at the
+    # node's time still shows it active)
+    moment = next((m for m, st, _t, _r in reversed(found.changes.get(path, []))
+                   if st == state and abs(m - since) <= timedelta(seconds=5)), since)
+    past = found.at(moment)
+    suite = "/" + path.strip("/").split("/", 1)[0]
+    family = path.rpartition("/")[0] or "/"
+    nodes = past.under(suite)
+    nodes.sort(key=lambda n: (not (n.path == family or n.path.startswith(family + "/")),
+                              n.path))
+    kept = nodes[:rows]
+    kept.sort(key=lambda n: n.path)
+    note = f"{len(nodes) - rows} more nodes of {suite} not kept" if len(nodes) > rows else ""
+    return {"tree_at": past.instant, "tree_note": note,
+            "tree": [(n.path, n.state, f"{n.since:%Y-%m-%d %H:%M:%S}" if n.since else "")
+                     for n in kept]}
 
 
 def node_log_lines(server: Server, path: str, since: datetime, max_lines: int = 20000,

@@ -11,7 +11,9 @@ import os
 import re
 import subprocess
 import time
+from datetime import datetime, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 #: The start of a test job: the variables a child command needs, then --init. Jobs
 #: reach the server as 'localhost': the server's own ECF_HOST is its host name, which
@@ -118,3 +120,20 @@ def no_process_matching(pattern: str) -> bool:
 
 def env_without(*names: str) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in names}
+
+
+_LINE = re.compile(r"^LOG:\[(\d+):(\d+):(\d+) (\d+)\.(\d+)\.(\d+)\]\s+(\w+): (\S+)")
+
+
+def log_changes(port: int, zone: str) -> list[tuple[datetime, str, str]]:
+    """(UTC moment, state, path) of every state line of the server log, read here
+    (``--log=get``; its stamps in the server's ``zone``), without ecfnb's parser."""
+    text = client(port, "--log=get", "100000").stdout.decode("utf-8", "replace")
+    found = []
+    for line in text.splitlines():
+        m = _LINE.match(line)
+        if m:
+            h, mi, s, d, mo, y = (int(x) for x in m.groups()[:6])
+            local = datetime(y, mo, d, h, mi, s, tzinfo=ZoneInfo(zone))
+            found.append((local.astimezone(timezone.utc), m.group(7), m.group(8)))
+    return found

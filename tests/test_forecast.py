@@ -12,14 +12,13 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
 
 import ecfnb
 from ecfnb import DemoServer, Server
 
-from helpers import client, job, suite_head, wait_until
+from helpers import client, job, log_changes, suite_head, wait_until
 
 ZONE = "Asia/Tokyo"
 SUITE = suite_head("fc", tries=2) + """\
@@ -47,22 +46,6 @@ FILES = {"fc/run/a.ecf": job("sleep 1"), "fc/run/b.ecf": job("sleep 2"),
          # e fails its first try each run; the server retries it (ECF_TRIES 2)
          "fc/tail/e.ecf": job("if [ %ECF_TRYNO% -eq 1 ]; then sleep 1; "
                               "ecflow_client --abort=first-try; exit 0; fi\nsleep 1")}
-_LINE = re.compile(r"^LOG:\[(\d+):(\d+):(\d+) (\d+)\.(\d+)\.(\d+)\]\s+(\w+): (\S+)")
-
-
-def log_changes(port: int, zone: str = ZONE) -> list[tuple[datetime, str, str]]:
-    """(UTC moment, state, path) of every state line of the server log, read here."""
-    text = client(port, "--log=get", "100000").stdout.decode("utf-8", "replace")
-    found = []
-    for line in text.splitlines():
-        m = _LINE.match(line)
-        if m:
-            h, mi, s, d, mo, y = (int(x) for x in m.groups()[:6])
-            local = datetime(y, mo, d, h, mi, s, tzinfo=ZoneInfo(zone))
-            found.append((local.astimezone(timezone.utc), m.group(7), m.group(8)))
-    return found
-
-
 def state(port: int, path: str) -> str:
     return client(port, "--query", "state", path).stdout.decode().strip()
 
@@ -95,7 +78,7 @@ def made():
         late = ecfnb.forecast(server, "/fc", deadline=asked)
         wait_until(lambda: state(srv.port, "/fc") == "complete", timeout=120,
                    what="the second run of /fc")
-        yield Made(srv, found, on_time, late, asked, log_changes(srv.port))
+        yield Made(srv, found, on_time, late, asked, log_changes(srv.port, ZONE))
 
 
 def test_the_range_holds_when_the_suite_completed(made):
@@ -277,7 +260,7 @@ def test_the_watcher_alerts_when_the_forecast_crosses_a_deadline():
             time.sleep(1.5)
         assert event.path == "/wf" and event.verdict in ("late", "at risk")
         assert datetime.fromisoformat(event.deadline) == tight
-        end = [m for m, s, p in log_changes(srv.port) if p == "/wf" and s == "complete"][-1]
+        end = [m for m, s, p in log_changes(srv.port, ZONE) if p == "/wf" and s == "complete"][-1]
         assert end > tight  # the forecast was right: the run ended after the deadline
         assert [e.path for e in seen if e.kind == "forecast"] == ["/wf"]  # once; not /wf/f
         assert "FORECAST /wf" in event.text()
@@ -314,7 +297,7 @@ def test_this_cycle_against_the_previous_one():
     with DemoServer(definition=CYCLE_SUITE, files=files, env={"TZ": ZONE}) as srv:
         wait_until(lambda: state(srv.port, "/cy") == "complete", timeout=60, what="two steps")
         found = ecfnb.compare_cycles(Server("localhost", srv.port), "/cy/r", tolerance=1.0)
-        log = log_changes(srv.port)
+        log = log_changes(srv.port, ZONE)
     assert found.cycles == 2
     assert found.ran_longer == ("/cy/r/a",) and found.started_later == ("/cy/r/b",)
     # the cycles as the log shows them: first submission to completion of /cy/r

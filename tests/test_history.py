@@ -13,7 +13,7 @@ import pytest
 import ecfnb
 from ecfnb import DemoServer, Server
 
-from helpers import client, job, suite_head, wait_until
+from helpers import client, job, log_changes, suite_head, wait_until
 
 SUITE = suite_head("hist", tries=2) + """\
   family f
@@ -107,6 +107,18 @@ def test_the_tree_at_past_instants_is_what_the_server_said_then(hist):
         history.at(late)._repr_html_()
     with pytest.raises(ValueError, match="bad instant"):
         history.at("yesterday")
+    # the incident record keeps the suite as it was when b aborted: nothing changed from
+    # then to the late snapshot (c waits on b, x runs, g stays suspended)
+    record = ecfnb.incident("/hist/f/b", server)
+    aborted = [m for m, s, p in log_changes(port, "Asia/Tokyo")
+               if p == "/hist/f/b" and s == "aborted"]
+    assert record.tree_at == aborted[-1]
+    kept = {p: st for p, st, _since in record.tree}
+    assert {p: kept[p] for p in now} == {p: st for p, (st, _t) in now.items()}
+    assert "The suite at the abort" in record.to_html() and "ecfnb-incident-tree" in \
+        record.to_html()
+    assert "`/hist/f/b` | aborted" in record.to_markdown()
+    assert record.to_dict()["tree_at"] == aborted[-1].isoformat()
     # the explorer's time slider draws the same states, for the rows on screen
     explorer = ecfnb.explore(server, interval=60)
     try:
