@@ -300,7 +300,7 @@ def _tree_at(server: Server, path: str, state: str, since: datetime | None,
     # the log's own line for that change: the node's time is the suite calendar's, and
     # measured a second before the log's stamp of the same abort (then the tree at the
     # node's time still shows it active)
-    moment = next((m for m, st, _t, _r in reversed(found.changes.get(path, []))
+    moment = next((m for m, st, _t, _r in reversed(found.changes_of(path))
                    if st == state and abs(m - since) <= timedelta(seconds=5)), since)
     past = found.at(moment)
     suite = "/" + path.strip("/").split("/", 1)[0]

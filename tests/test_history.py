@@ -90,6 +90,15 @@ def test_the_tree_at_past_instants_is_what_the_server_said_then(hist):
             if path.startswith("/hist/f/") and tree[path].state != "queued":
                 assert str(tree[path].try_no) == try_no, (path, tree[path], try_no)
     assert history.at(late)["/hist/f/b"].reason == "broken-2"
+    # read by position (backwards from each instant, or forward from the last one) or
+    # from every change of the whole log: the same tree at every second of the span
+    whole = ecfnb.history(server)
+    assert whole.changes  # (every change read: the other way)
+    first, last = whole.span
+    moments = [first + (last - first) * k / 40 for k in range(41)]
+    for moment in moments + moments[::-3]:  # forwards, then jumps back
+        quick, full = history.at(moment), whole.at(moment)
+        assert {p: quick[p] for p in quick.nodes} == {p: full[p] for p in quick.nodes}, moment
     changes = history.diff(early, late)
     def went(states: tuple[str, ...]) -> set[str]:  # from the two snapshots
         return {p for p in now if now[p][0] in states and then[p][0] != now[p][0]}

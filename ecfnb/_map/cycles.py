@@ -174,7 +174,7 @@ def compare_cycles(server: Server, path: str, tolerance: float | timedelta = 1.0
     server.summary(path)  # NodeNotFound, with its advice
     margin = tolerance if isinstance(tolerance, timedelta) else timedelta(seconds=tolerance)
     past = history(server, log_file=log_file, max_lines=max_lines, tz=tz)
-    found = node_cycles(past.changes.get(path, []))
+    found = node_cycles(past.changes_of(path))
     prefix = path.rstrip("/") + "/"
     runs = [r for r in read_runs(server, log_file, max_lines, tz) if r.path.startswith(prefix)]
     if len(found) < 2:

@@ -830,7 +830,7 @@ def _replay_point(past: History, plan: Plan, path: str, instant: datetime,
     then = Plan(nodes, "running", True)
     found = project(then, path, instant, runs, held=None, since=since, seconds=seconds,
                     known_before=instant)
-    actual = next((moment for moment, state, _t, _r in past.changes.get(path, [])
+    actual = next((moment for moment, state, _t, _r in past.changes_of(path)
                    if moment > instant and state == "complete"), None)
     return ReplayPoint(instant, found.earliest, found.expected, found.latest,
                        _naive(past, path, instant), actual)
@@ -842,7 +842,7 @@ def _naive(past: History, path: str, instant: datetime) -> datetime | None:
     to its next completion (a family is 'queued' between its tasks: not a new run)."""
     spans: list[tuple[datetime, datetime]] = []
     began: datetime | None = None
-    for moment, state, _t, _r in past.changes.get(path, []):
+    for moment, state, _t, _r in past.changes_of(path):
         if moment > instant:
             break
         if state in ("submitted", "active", "aborted") and began is None:

@@ -31,14 +31,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html import escape
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._base.html import state_chip
 from .._base.serverlog import LogClock, parse_line, state_change
 from .._server import walks
 from .._server.nodes import parse_time
 from .._server.server import Server, normalise_path
-from .timeline import log_source
+from .logindex import LogIndex, margin
 
 __all__ = ["history", "History", "PastTree", "PastNode", "HistoryDiff", "BEFORE_THE_LOG"]
 
@@ -46,8 +46,7 @@ __all__ = ["history", "History", "PastTree", "PastNode", "HistoryDiff", "BEFORE_
 BEFORE_THE_LOG = "unknown (before the log)"
 
 
-@dataclass(frozen=True)
-class PastNode:
+class PastNode(NamedTuple):
     """One node at an instant: its state, since when (UTC; None if the log does not
     say), its try (tasks; 0 when unknown) and its abort reason."""
 
@@ -122,57 +121,150 @@ class HistoryDiff:
 
 
 class History:
-    """The state changes of every node the log shows (UTC), and the current tree."""
+    """The state changes of the nodes the log shows (UTC), and the current tree.
 
-    def __init__(self, changes: dict[str, list[tuple[datetime, str, int, str]]],
-                 current: dict[str, tuple[str, datetime | None]], source: str,
-                 clock: LogClock,
-                 suspensions: dict[str, list[tuple[datetime, bool]]] | None = None) -> None:
-        self.changes = changes
-        self.suspensions = suspensions or {}
+    The log is read by position (``logindex``): the tree at an instant reads the log
+    backwards from it for the nodes that changed since, and moving the instant forward
+    reads what lies between; ``changes`` (every change of every node) is one whole
+    pass, made only when asked for."""
+
+    def __init__(self, index: LogIndex, current: dict[str, tuple[str, datetime | None, int]],
+                 source: str, clock: LogClock) -> None:
+        self.index = index
         self.current = current
         self.source = source
         self.clock = clock
-        self._times = {p: [c[0] for c in found] for p, found in changes.items()}
-        moments = [found[0][0] for found in changes.values() if found]
-        ends = [found[-1][0] for found in changes.values() if found]
+        self.suspensions: dict[str, list[tuple[datetime, bool]]] = {}
+        for moment, text in index.commands(_SUSPENSION):
+            found = _SUSPENSION.match(text)
+            if found is not None:
+                for path in found.group(2).split():
+                    if path.startswith("/"):
+                        self.suspensions.setdefault(path.rstrip("/") or "/", []).append(
+                            (moment, found.group(1) == "suspend"))
+        self._changes: dict[str, list[tuple[datetime, str, int, str]]] | None = None
+        self._times: dict[str, list[datetime]] = {}
+        self._last: tuple[datetime, int, dict[str, PastNode], dict[str, PastNode]] | None = \
+            None
+        #: The nodes a suspension may concern: suspended now, or named by a command.
+        self._suspendable = set(self.suspensions) | {
+            p for p, (state, _since, _try) in current.items() if state == "suspended"}
         #: The first and last moment the log shows (None, None for an empty log).
-        self.span = (min(moments) if moments else None, max(ends) if ends else None)
+        self.span = index.span()
+
+    @property
+    def changes(self) -> dict[str, list[tuple[datetime, str, int, str]]]:
+        """Every node's changes, in order (one pass over the whole log, kept)."""
+        if self._changes is None:
+            self._changes = read_changes(self.index.lines(), self.clock)
+            self._times = {p: [c[0] for c in found] for p, found in self._changes.items()}
+        return self._changes
+
+    def changes_of(self, path: str) -> list[tuple[datetime, str, int, str]]:
+        """One node's changes, in order (read for that node alone unless ``changes``
+        was made)."""
+        path = normalise_path(path)
+        if self._changes is not None:
+            return self._changes.get(path, [])
+        return self.index.changes_of(path)
 
     def __repr__(self) -> str:
         first, last = self.span
         if first is None or last is None:
             return f"<History of {self.source}: no state change in the log>"
-        return (f"<History of {self.source}: {len(self.changes)} nodes changed between "
-                f"{first:%Y-%m-%d %H:%M:%S} and {last:%Y-%m-%d %H:%M:%S} UTC>")
+        return (f"<History of {self.source}: changes from {first:%Y-%m-%d %H:%M:%S} to "
+                f"{last:%Y-%m-%d %H:%M:%S} UTC>")
 
     def at(self, when: datetime | str) -> PastTree:
-        """The tree at ``when`` (aware, naive = UTC, or 'YYYY-MM-DD HH:MM[:SS]' UTC)."""
+        """The tree at ``when`` (aware, naive = UTC, or 'YYYY-MM-DD HH:MM[:SS]' UTC):
+        every node on the server now."""
         instant = as_instant(when)
-        found: dict[str, PastNode] = {}
-        for path in set(self.current) | set(self.changes):
-            found[path] = self._node(path, instant)
-        return PastTree(instant, found)
+        if self._changes is not None:
+            return PastTree(instant, {p: self._node_from_index(p, instant)
+                                      for p in set(self.current) | set(self._changes)})
+        return PastTree(instant, self._quick(instant))
 
     def node(self, path: str, when: datetime | str) -> PastNode:
-        return self._node(normalise_path(path), as_instant(when))
+        path, instant = normalise_path(path), as_instant(when)
+        if self._changes is not None:
+            return self._node_from_index(path, instant)
+        found = self._quick(instant).get(path)
+        return found if found is not None else PastNode(path, "unknown", None)
 
-    def _node(self, path: str, instant: datetime) -> PastNode:
+    # -- the quick read: backwards from the instant ----------------------------------------
+    def _quick(self, instant: datetime) -> dict[str, PastNode]:
+        """Every node on the server at ``instant``, the log read by position; the last
+        answer kept, and moved forward from when the next instant is later. Kept as
+        the states the log gives; suspensions are laid over at the end (a node
+        suspended and resumed between two instants keeps the state under them)."""
+        last = self._last
+        if last is not None and last[0] == instant:
+            return last[3]
+        offset = self.index.offset(instant)
+        if last is not None and last[0] < instant:
+            base = dict(last[2])
+            for path, (moment, state, try_no, reason), job in self.index.between(
+                    last[1], offset):
+                before = base.get(path)
+                if before is None:
+                    continue
+                if state == "submitted" and job:
+                    try_no = (before.try_no if before.state not in ("queued",
+                                                                    BEFORE_THE_LOG) else 0) + 1
+                elif state in ("active", "complete"):
+                    try_no = before.try_no
+                base[path] = PastNode(path, state, moment, try_no, reason)
+        else:
+            base = self._fresh(instant, offset)
+        nodes = dict(base)
+        for path in self._suspendable:
+            if path in nodes:
+                nodes[path] = self._suspension(nodes[path], instant)
+        self._last = (instant, offset, base, nodes)
+        return nodes
+
+    def _fresh(self, instant: datetime, offset: int) -> dict[str, PastNode]:
+        """The states the log gives at ``instant`` (suspensions not laid over)."""
+        recent = instant - margin()
+        wanted = {p for p, (state, since, _try) in self.current.items()
+                  if (since is not None and since > recent) or state == "suspended"}
+        found = self.index.last_before(offset, wanted)
+        nodes: dict[str, PastNode] = {}
+        for path, (state, since, try_no) in self.current.items():
+            change = found.get(path)
+            if change is not None:
+                nodes[path] = PastNode(path, change[1], change[0], change[2], change[3])
+            elif path in wanted and not (state == "suspended" and since is not None
+                                         and since <= recent):
+                # it changed after the instant, never before in the log
+                nodes[path] = PastNode(path, BEFORE_THE_LOG, None)
+            else:
+                nodes[path] = PastNode(path, state, since, try_no)
+        return nodes
+
+    def _suspension(self, node: PastNode, instant: datetime) -> PastNode:
+        if node.state == BEFORE_THE_LOG:
+            return node
+        now = self.current.get(node.path, ("", None, 0))[0] == "suspended"
+        if self._suspended(node.path, instant, now):
+            return PastNode(node.path, "suspended", node.since, node.try_no, node.reason)
+        if node.state == "suspended":  # suspended since, by a command: what it was
+            return PastNode(node.path, BEFORE_THE_LOG, None)  # under it, not told
+        return node
+
+    # -- from every change -----------------------------------------------------------------
+    def _node_from_index(self, path: str, instant: datetime) -> PastNode:
         times = self._times.get(path, [])
         index = bisect.bisect_right(times, instant)
-        state, since = self.current.get(path, ("unknown", None))
+        state, since, try_now = self.current.get(path, ("unknown", None, 0))
         if index:
             moment, was, try_no, reason = self.changes[path][index - 1]
             found = PastNode(path, was, moment, try_no, reason)
         elif times or (since is not None and since > instant and state != "suspended"):
             return PastNode(path, BEFORE_THE_LOG, None)
         else:
-            found = PastNode(path, state, since)
-        if self._suspended(path, instant, state == "suspended"):
-            found = PastNode(path, "suspended", found.since, found.try_no, found.reason)
-        elif found.state == "suspended":  # suspended since, by a command: what it was
-            return PastNode(path, BEFORE_THE_LOG, None)  # under it, the log does not say
-        return found
+            found = PastNode(path, state, since, try_now)
+        return self._suspension(found, instant)
 
     def _suspended(self, path: str, instant: datetime, now: bool) -> bool:
         """Whether ``path`` was suspended at ``instant``: its last suspend or resume
@@ -254,15 +346,18 @@ def read_changes(lines: Iterable[bytes], clock: LogClock,
 def history(server: Server, log_file: str | os.PathLike | None = None,
             max_lines: int = 100_000, tz: Any = None) -> History:
     """The history of ``server``'s nodes from its log: ``log_file``, else its ECF_LOG
-    when readable here, else its last ``max_lines`` lines (``--log=get``). ``tz``: the
-    log's zone when ecfnb should not detect it (``Server.log_clock``)."""
+    when readable here (read by position, never whole unless ``changes`` is asked
+    for), else its last ``max_lines`` lines (``--log=get``). ``tz``: the log's zone
+    when ecfnb should not detect it (``Server.log_clock``)."""
     clock = LogClock.of(tz) or server.log_clock()
-    log, source = log_source(server, log_file, max_lines)
-    suspensions: dict[str, list[tuple[datetime, bool]]] = {}
-    with log:
-        changes = read_changes(log, clock, suspensions)
+    name = log_file or server.log_file()
+    if name is None:
+        index = LogIndex(server.log_tail(max_lines), clock,
+                         f"{server.address} (last {max_lines} log lines)")
+    else:
+        index = LogIndex.open(name, clock)
     server.sync()
     rows, _total, _marks = server.table("/", walks.TableSpec(stop=10 ** 9))
-    current = {row.path: (row.state, parse_time(row.since) if row.since else None)
-               for row in rows}
-    return History(changes, current, source, clock, suspensions)
+    current = {row.path: (row.state, parse_time(row.since) if row.since else None,
+                          row.try_no) for row in rows}
+    return History(index, current, index.source, clock)

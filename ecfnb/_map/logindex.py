@@ -1,0 +1,246 @@
+"""A server log read by position, for the tree at an instant without reading the log.
+
+A 1 GB log is about 20 million lines; any pass that looks at each in Python costs
+10 s or more, where a cold sync of a 100k-task server costs under one. But the tree at
+an instant ``t`` needs little of the log: a node whose last change (its ``since`` on
+the server now) is at or before ``t`` is in its current state then, exactly; only the
+nodes that changed after ``t`` need their last change before it, and that is found by
+reading *backwards* from ``t`` until each is met (most within a cycle of the suite).
+So: the position of ``t`` by binary search over the stamps (the log is in time order),
+then chunks read backwards, each scanned by one regular expression in C for its
+state lines and the paths looked up in a set; nothing else of the file is touched.
+Moving the instant forward reads only what lies between the two.
+
+The buffer is a ``mmap`` of the file (the kernel pages in what is read, no copy), or
+bytes for a log the server sent.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from .._base.serverlog import LINE, STATE_LINE, LogClock, naive_stamp
+
+__all__ = ["LogIndex", "Change"]
+
+#: A state line's text after ``LOG:[`` (C-level: one match per state line).
+_AFTER = re.compile(rb"\nLOG:\[([^\n]*)(?=\n)")  # (a line still being written: not yet)
+#: The lines that suspend or resume (found with ``find``: they are rare).
+_COMMANDS = (b"--suspend", b"--resume")
+#: Bytes read backwards at a time.
+CHUNK = 8 << 20
+
+Change = tuple[datetime, str, int, str]  # (UTC moment, state, try or 0, reason)
+_RUNNING = ("submitted", "active", "complete")
+
+
+class LogIndex:
+    """A log ``buffer`` whose stamps ``clock`` reads."""
+
+    def __init__(self, buffer: bytes | mmap.mmap, clock: LogClock, source: str) -> None:
+        self.buffer, self.clock, self.source = buffer, clock, source
+        self.size = len(buffer)
+
+    @classmethod
+    def open(cls, name: str | os.PathLike, clock: LogClock) -> LogIndex:
+        with open(name, "rb") as file:
+            if os.fstat(file.fileno()).st_size == 0:
+                return cls(b"", clock, os.fspath(name))
+            return cls(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ), clock,
+                       os.fspath(name))
+
+    def close(self) -> None:
+        if isinstance(self.buffer, mmap.mmap):
+            self.buffer.close()
+
+    def lines(self) -> Iterator[bytes]:
+        """Every line, with its newline (a whole pass: ``History.changes`` only)."""
+        start = 0
+        buffer = self.buffer
+        while start < self.size:
+            end = buffer.find(b"\n", start)
+            end = self.size if end < 0 else end + 1
+            yield buffer[start:end]
+            start = end
+
+    # -- where a moment is ----------------------------------------------------------------
+    def _stamp_after(self, position: int) -> tuple[int, datetime | None]:
+        """The first line starting after ``position`` (the start of the line at 0):
+        its start and its naive stamp (None at the end)."""
+        buffer = self.buffer
+        start = 0 if position <= 0 else buffer.find(b"\n", position) + 1
+        while 0 < start < self.size or (start == 0 and self.size):
+            end = buffer.find(b"\n", start)
+            end = self.size if end < 0 else end
+            found = LINE.match(buffer[start:end + 1])
+            if found is not None:
+                try:
+                    return start, naive_stamp(*found.groups()[1:7])
+                except ValueError:
+                    pass
+            start = end + 1
+            if start >= self.size:
+                break
+        return self.size, None
+
+    def offset(self, moment: datetime) -> int:
+        """The start of the first line stamped after ``moment`` (UTC): every change at
+        or before it lies before this offset."""
+        local = self.clock.to_local(moment).replace(microsecond=0)
+        low, high = 0, self.size
+        while low < high:
+            middle = (low + high) // 2
+            start, stamp = self._stamp_after(middle)
+            if stamp is None or stamp > local:
+                high = middle
+            else:
+                low = max(start + 1, middle + 1)
+        start, _stamp = self._stamp_after(low - 1 if low else 0)
+        return start if low else 0
+
+    # -- state lines -----------------------------------------------------------------------
+    def _change(self, text: bytes) -> tuple[str, Change, bool] | None:
+        """(path, change, whether it is a job's submission) of a state line's text; the
+        try is the abort line's own (0 for the others: counted by the caller)."""
+        found = STATE_LINE.match(b"LOG:[" + text + b"\n")
+        if found is None:
+            return None
+        *stamp, state, path, job, try_no, reason = found.groups()
+        try:
+            when = self.clock.to_utc(naive_stamp(*stamp))
+        except ValueError:
+            return None
+        return path.decode("utf-8", "replace"), (
+            when, state.decode(), int(try_no) if try_no else 0,
+            reason.decode("utf-8", "replace").strip() if reason else ""), job is not None
+
+    def _texts(self, start: int, end: int) -> list[bytes]:
+        """The state lines' texts between two offsets (a line starting at ``start``
+        counts: the pattern needs the newline before it)."""
+        if start <= 0:
+            head = [self.buffer[5:self.buffer.find(b"\n")]] if self.buffer[:5] == b"LOG:[" \
+                else []
+            return head + _AFTER.findall(self.buffer, 0, end)
+        return _AFTER.findall(self.buffer, start - 1, end)
+
+    def last_before(self, offset: int, wanted: set[str]) -> dict[str, Change]:
+        """The last change before ``offset`` of each of ``wanted``, with its try (read
+        backwards; the paths never met are not in the answer). A task's try is its job
+        submissions since its last requeue, as the server counts them: for a running
+        or complete task the scan goes on back to that requeue (an abort line's
+        ``try-no`` says it at once)."""
+        left = {p.encode("utf-8", "surrogateescape") for p in wanted}
+        found: dict[str, Change] = {}
+        counting: dict[bytes, list[Any]] = {}  # path -> [its change, submissions seen]
+        end = offset
+        while (left or counting) and end > 0:
+            start = max(0, end - CHUNK)
+            if start:
+                start = self.buffer.rfind(b"\n", 0, start) + 1
+            for text in reversed(self._texts(start, end)):
+                path = text.partition(b": ")[2].partition(b" ")[0]
+                if path in counting:
+                    change = self._change(text)
+                    if change is None:
+                        continue
+                    _name, (_when, state, try_no, _reason), job = change
+                    entry = counting[path]
+                    if state == "queued" or (state == "aborted" and try_no):
+                        entry[1] += try_no
+                        del counting[path]
+                        found[entry[2]] = entry[0][:2] + (entry[1],) + entry[0][3:]
+                    elif state == "submitted" and job:
+                        entry[1] += 1
+                elif path in left:
+                    change = self._change(text)
+                    if change is None:
+                        continue
+                    left.discard(path)
+                    name, one, job = change
+                    found[name] = one
+                    if one[1] in _RUNNING:
+                        counting[path] = [one, int(one[1] == "submitted" and job), name]
+            end = start
+        for change, tries, name in counting.values():  # to the log's start: what it shows
+            found[name] = change[:2] + (tries,) + change[3:]
+        return found
+
+    def between(self, start: int, end: int) -> list[tuple[str, Change, bool]]:
+        """Every change between two offsets, in order: (path, change, job submission)."""
+        return [c for c in map(self._change, self._texts(start, end)) if c is not None]
+
+    def changes_of(self, path: str) -> list[Change]:
+        """Every change of one node, in order (one regular expression over the log)."""
+        pattern = re.compile(rb"\nLOG:\[([^\n]*?: " + re.escape(path.encode()) +
+                             rb"(?:[ \r][^\n]*)?)(?=\n)")
+        texts = pattern.findall(self.buffer)
+        if self.buffer[:5] == b"LOG:[":
+            first = self.buffer[5:self.buffer.find(b"\n")]
+            if first.partition(b": ")[2].partition(b" ")[0] == path.encode():
+                texts.insert(0, first)
+        out: list[Change] = []
+        tries = 0
+        for change in map(self._change, texts):
+            if change is None or change[0] != path:
+                continue
+            _path, (when, state, try_no, reason), job = change
+            if state == "submitted" and job:
+                tries += 1
+            elif state == "queued":
+                tries = 0
+            tries = try_no or tries
+            out.append((when, state, tries, reason))
+        return out
+
+    def span(self) -> tuple[datetime | None, datetime | None]:
+        """The first and last state change's moments (UTC)."""
+        first = last = None
+        end = self.size
+        start = 0
+        while start < self.size and first is None:
+            texts = self._texts(start, min(self.size, start + CHUNK))
+            first = next((c[1][0] for c in map(self._change, texts) if c), None)
+            start += CHUNK
+        while end > 0 and last is None:
+            begin = max(0, end - CHUNK)
+            if begin:
+                begin = self.buffer.rfind(b"\n", 0, begin) + 1
+            texts = self._texts(begin, end)
+            last = next((c[1][0] for c in map(self._change, reversed(texts)) if c), None)
+            end = begin
+        return first, last
+
+    def commands(self, pattern: re.Pattern[str]) -> list[tuple[datetime, str]]:
+        """(UTC moment, text) of the suspend/resume command lines (``find``: C speed)."""
+        found: list[tuple[datetime, int]] = []
+        for word in _COMMANDS:
+            position = self.buffer.find(word)
+            while position >= 0:
+                found.append((datetime.min, self.buffer.rfind(b"\n", 0, position) + 1))
+                position = self.buffer.find(word, position + len(word))
+        out: list[tuple[datetime, str]] = []
+        for _none, start in sorted(set(found), key=lambda f: f[1]):
+            end = self.buffer.find(b"\n", start)
+            line = LINE.match(self.buffer[start:self.size if end < 0 else end + 1])
+            if line is None or line.group(1) != b"MSG":
+                continue
+            try:
+                when = self.clock.to_utc(naive_stamp(*line.groups()[1:7]))
+            except ValueError:
+                continue
+            text = line.group(8).decode("utf-8", "replace").strip()
+            if pattern.match(text):
+                out.append((when, text))
+        return out
+
+
+def margin() -> timedelta:
+    """How far a node's ``since`` (the suite calendar) may be behind the log's stamp of
+    the same change: measured up to 2 s; the calendar's increment is a minute, so 90 s.
+    A node whose since is older than that before an instant is read from the server."""
+    return timedelta(seconds=90)
