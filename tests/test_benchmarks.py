@@ -29,6 +29,10 @@ SMOKE = {
     "bench_operating.py": (["--tasks", "200", "--preview-tasks", "100", "--repeat", "1",
                             "--no-browser"],
                            ["menu of /gen00", "preview of a requeue of 1 suite(s)"]),
+    "bench_history.py": (["--tasks", "200", "--log-mb", "1", "--repeat", "1", "--steps", "3"],
+                         ["the tree at 50% of a", "one cold sync", "slider step forward"]),
+    "bench_forecast.py": (["--tasks", "3", "--cycles", "2", "--days", "2", "--instants", "3"],
+                          ["instants replayed", "median absolute error"]),
 }
 
 

@@ -97,6 +97,7 @@ def fc(ports):
     yield from serve(ports, definition=FC_SUITE, files=FC_FILES, env={"TZ": ZONE})
 
 
+DEBUG_PORT = []
 # -- helpers --------------------------------------------------------------------------------
 #: Every tree row on screen: (path, its label's classes, data-ecf-past-state or null).
 ROWS_JS = """() => [...document.querySelectorAll('.ecfnb-tree span.ecfnb-node')]
@@ -142,6 +143,14 @@ def wait_past(page, instant: datetime, expected: dict[str, str], timeout: float 
     except Exception:  # noqa: BLE001 - playwright's TimeoutError: the asserts say what
         pass
     waited = time.monotonic() - start
+    if past_rows(page) != expected:
+        port = int(page.url and DEBUG_PORT[0])
+        import ecfnb
+        from ecfnb import Server
+        h = ecfnb.history(Server("localhost", port))
+        print("DEBUGFAIL", instant, expected, past_rows(page), h.node("/hist/g", instant), h.suspensions, h.clock, h.source)
+        print(client(port, "--log=get", "300").stdout.decode())
+        print(open(h.source).read() if h.source.startswith("/") else "")
     assert shown_instant(page) == instant.isoformat()
     assert past_rows(page) == expected, rows(page)
     return waited
@@ -171,6 +180,7 @@ def press(page, handle, key: str) -> None:
 # -- 1. the time slider ---------------------------------------------------------------------
 def test_the_slider_draws_each_instant_as_the_server_said_then(lab, hist, page):
     port = hist.port
+    DEBUG_PORT[:] = [port]
     time.sleep(1.0)  # the early snapshot: at least a second after the log's first one
     early, then = quiet_snapshot(port)
     time.sleep(1.1)  # the log stamps whole seconds: the suspension is in a later one

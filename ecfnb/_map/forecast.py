@@ -815,7 +815,7 @@ def _replay_point(past: History, plan: Plan, path: str, instant: datetime,
         nodes[p] = node._replace(state=state, suspended=suspended,
                                  events=tuple((e[0], e[2], e[2]) for e in node.events),
                                  limits=tuple((n, 0, m, ()) for n, _v, m, _h in node.limits),
-                                 repeat=node.repeat)
+                                 repeat=_repeat_then(past, node, instant))
         if was is not None and was.since is not None:
             since[p] = was.since
     then = Plan(nodes, "running", True)
@@ -834,6 +834,34 @@ def _replay_point(past: History, plan: Plan, path: str, instant: datetime,
                    if moment > instant and state == "complete"), None)
     return ReplayPoint(instant, found.earliest, found.expected, found.latest,
                        _naive(past, path, instant), actual)
+
+
+def _repeat_then(past: History, node: PlanNode, instant: datetime
+                 ) -> tuple[str, str, str, str, str, str] | None:
+    """A repeat's value at ``instant``: the log keeps no values, but each step ends in
+    a completion the server follows with a requeue in the same second (measured on
+    5.9); the steps since the node's last run began, counted from its start."""
+    if node.repeat is None or len(node.repeat) < 6:
+        return node.repeat
+    name, _value, start, end, step, kind = node.repeat
+    done, ended = 0, None
+    for moment, state, _t, _r in past.changes_of(node.path):
+        if moment > instant:
+            break
+        if state == "complete":
+            done, ended = done + 1, moment
+        elif state == "queued" and ended is not None and moment - ended > timedelta(
+                seconds=1):
+            done, ended = 0, None  # a requeue from outside: a new run from the start
+    try:
+        value = int(start) + done * int(step)
+        if kind == "date":
+            first = date(int(start) // 10000, int(start) // 100 % 100, int(start) % 100)
+            value = int((first + timedelta(days=done * int(step))).strftime("%Y%m%d"))
+    except ValueError:
+        return node.repeat
+    value = min(value, int(end)) if int(step) > 0 else max(value, int(end))
+    return (name, str(value), start, end, step, kind)
 
 
 def _naive(past: History, path: str, instant: datetime) -> datetime | None:

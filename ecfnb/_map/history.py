@@ -24,6 +24,7 @@ How (one streaming pass over the log, ``_base/serverlog``):
 from __future__ import annotations
 
 import bisect
+import functools
 import os
 import re
 from collections import Counter
@@ -35,7 +36,6 @@ from typing import Any, NamedTuple
 
 from .._base.html import state_chip
 from .._base.serverlog import LogClock, parse_line, state_change
-from .._server import walks
 from .._server.nodes import parse_time
 from .._server.server import Server, normalise_path
 from .logindex import LogIndex, margin
@@ -129,28 +129,43 @@ class History:
     pass, made only when asked for."""
 
     def __init__(self, index: LogIndex, current: dict[str, tuple[str, datetime | None, int]],
-                 source: str, clock: LogClock) -> None:
+                 source: str, clock: LogClock, tasks: set[str] | None = None) -> None:
         self.index = index
+        #: The task paths (tries are counted for them only; default: every node).
+        self.tasks = set(current) if tasks is None else tasks
         self.current = current
         self.source = source
         self.clock = clock
-        self.suspensions: dict[str, list[tuple[datetime, bool]]] = {}
-        for moment, text in index.commands(_SUSPENSION):
-            found = _SUSPENSION.match(text)
-            if found is not None:
-                for path in found.group(2).split():
-                    if path.startswith("/"):
-                        self.suspensions.setdefault(path.rstrip("/") or "/", []).append(
-                            (moment, found.group(1) == "suspend"))
+        self._suspensions: dict[str, list[tuple[datetime, bool]]] | None = None
+        self._one: dict[str, list[tuple[datetime, str, int, str]]] = {}  # changes_of
         self._changes: dict[str, list[tuple[datetime, str, int, str]]] | None = None
         self._times: dict[str, list[datetime]] = {}
         self._last: tuple[datetime, int, dict[str, PastNode], dict[str, PastNode]] | None = \
             None
-        #: The nodes a suspension may concern: suspended now, or named by a command.
-        self._suspendable = set(self.suspensions) | {
-            p for p, (state, _since, _try) in current.items() if state == "suspended"}
         #: The first and last moment the log shows (None, None for an empty log).
         self.span = index.span()
+
+    @property
+    def suspensions(self) -> dict[str, list[tuple[datetime, bool]]]:
+        """Each node's suspend (True) and resume (False) commands in the log, in order
+        (read when first needed: ``grep`` started with the index finds them)."""
+        if self._suspensions is None:
+            found: dict[str, list[tuple[datetime, bool]]] = {}
+            for moment, text in self.index.commands(_SUSPENSION):
+                command = _SUSPENSION.match(text)
+                if command is not None:
+                    for path in command.group(2).split():
+                        if path.startswith("/"):
+                            found.setdefault(path.rstrip("/") or "/", []).append(
+                                (moment, command.group(1) == "suspend"))
+            self._suspensions = found
+        return self._suspensions
+
+    @functools.cached_property
+    def _suspendable(self) -> set[str]:
+        """The nodes a suspension may concern: suspended now, or named by a command."""
+        return set(self.suspensions) | {p for p, (state, _since, _try) in self.current.items()
+                                        if state == "suspended"}
 
     @property
     def changes(self) -> dict[str, list[tuple[datetime, str, int, str]]]:
@@ -166,7 +181,10 @@ class History:
         path = normalise_path(path)
         if self._changes is not None:
             return self._changes.get(path, [])
-        return self.index.changes_of(path)
+        found = self._one.get(path)
+        if found is None:
+            found = self._one[path] = self.index.changes_of(path)
+        return found
 
     def __repr__(self) -> str:
         first, last = self.span
@@ -226,9 +244,12 @@ class History:
     def _fresh(self, instant: datetime, offset: int) -> dict[str, PastNode]:
         """The states the log gives at ``instant`` (suspensions not laid over)."""
         recent = instant - margin()
+        # a node suspended now and then too shows 'suspended' whatever the log says
+        # under it; one not suspended then needs the state under the suspension
         wanted = {p for p, (state, since, _try) in self.current.items()
-                  if (since is not None and since > recent) or state == "suspended"}
-        found = self.index.last_before(offset, wanted)
+                  if (since is not None and since > recent) or (
+                      state == "suspended" and not self._suspended(p, instant, True))}
+        found = self.index.last_before(offset, wanted, self.tasks)
         nodes: dict[str, PastNode] = {}
         for path, (state, since, try_no) in self.current.items():
             change = found.get(path)
@@ -357,7 +378,8 @@ def history(server: Server, log_file: str | os.PathLike | None = None,
     else:
         index = LogIndex.open(name, clock)
     server.sync()
-    rows, _total, _marks = server.table("/", walks.TableSpec(stop=10 ** 9))
+    rows = server.rows("/")  # (not ``table``: it reads every node's marks, ~40 µs each)
     current = {row.path: (row.state, parse_time(row.since) if row.since else None,
                           row.try_no) for row in rows}
-    return History(index, current, index.source, clock)
+    return History(index, current, index.source, clock,
+                   {row.path for row in rows if row.kind in ("task", "alias")})
