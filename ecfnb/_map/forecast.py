@@ -804,6 +804,7 @@ def replay(server: Server, path: str, instants: Iterable[datetime | str], *,
 def _replay_point(past: History, plan: Plan, path: str, instant: datetime,
                   runs: list[Run], seconds: float) -> ReplayPoint:
     tree = past.at(instant)
+    began = _run_start(past, path, instant)
     nodes = {}
     since: dict[str, datetime] = {}
     for p, node in plan.nodes.items():
@@ -815,7 +816,7 @@ def _replay_point(past: History, plan: Plan, path: str, instant: datetime,
         nodes[p] = node._replace(state=state, suspended=suspended,
                                  events=tuple((e[0], e[2], e[2]) for e in node.events),
                                  limits=tuple((n, 0, m, ()) for n, _v, m, _h in node.limits),
-                                 repeat=_repeat_then(past, node, instant))
+                                 repeat=_repeat_then(past, node, instant, began))
         if was is not None and was.since is not None:
             since[p] = was.since
     then = Plan(nodes, "running", True)
@@ -836,23 +837,35 @@ def _replay_point(past: History, plan: Plan, path: str, instant: datetime,
                        _naive(past, path, instant), actual)
 
 
-def _repeat_then(past: History, node: PlanNode, instant: datetime
+def _run_start(past: History, path: str, instant: datetime) -> datetime | None:
+    """When the run of ``path`` under way at ``instant`` began: its first submission
+    after it last completed (None if it has not begun)."""
+    began: datetime | None = None
+    for moment, state, _t, _r in past.changes_of(path):
+        if moment > instant:
+            break
+        if state in ("submitted", "active", "aborted") and began is None:
+            began = moment
+        elif state == "complete":
+            began = None
+    return began
+
+
+def _repeat_then(past: History, node: PlanNode, instant: datetime, began: datetime | None
                  ) -> tuple[str, str, str, str, str, str] | None:
     """A repeat's value at ``instant``: the log keeps no values, but each step ends in
-    a completion the server follows with a requeue in the same second (measured on
-    5.9); the steps since the node's last run began, counted from its start."""
+    a completion of its node (then requeued for the next, in the same second: measured
+    on 5.9), so the steps done are its completions since the run of the path replayed
+    began (``began``); none before it, or no run: its first value."""
     if node.repeat is None or len(node.repeat) < 6:
         return node.repeat
     name, _value, start, end, step, kind = node.repeat
-    done, ended = 0, None
+    done = 0
     for moment, state, _t, _r in past.changes_of(node.path):
         if moment > instant:
             break
-        if state == "complete":
-            done, ended = done + 1, moment
-        elif state == "queued" and ended is not None and moment - ended > timedelta(
-                seconds=1):
-            done, ended = 0, None  # a requeue from outside: a new run from the start
+        if state == "complete" and began is not None and moment >= began:
+            done += 1
     try:
         value = int(start) + done * int(step)
         if kind == "date":

@@ -24,7 +24,6 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
 
 from .._base.serverlog import LINE, STATE_LINE, LogClock, naive_stamp
 
@@ -32,8 +31,11 @@ __all__ = ["LogIndex", "Change"]
 
 #: A state line's text after ``LOG:[`` (C-level: one match per state line).
 _AFTER = re.compile(rb"\nLOG:\[([^\n]*)(?=\n)")  # (a line still being written: not yet)
-#: A state line's path alone.
-_PATHS = re.compile(rb"\nLOG:\[[^\]\n]*\]\s+\w+: (\S+)")
+#: (path, text) of a state line: the path caught in a look-ahead, so that ``dict()`` of
+#: the pairs keeps each path's newest line, in C.
+_PAIR = re.compile(rb"\nLOG:\[(?=[^\]\n]*\]\s+\w+: (\S+))([^\n]*)(?=\n)")
+#: The same for the lines that start a task's count of tries again: a requeue, an abort.
+_REQUEUED = re.compile(rb"\nLOG:\[(?=[^\]\n]*\]\s+(?:queued|aborted): (\S+))([^\n]*)(?=\n)")
 #: The lines that suspend or resume (found with ``find``: they are rare).
 _COMMANDS = (b"--suspend", b"--resume")
 #: Bytes read backwards at a time.
@@ -51,6 +53,7 @@ class LogIndex:
         self.buffer, self.clock, self.source = buffer, clock, source
         self.size = len(buffer)
         self._grep = grep
+        self._stamps: dict[bytes, datetime] = {}
 
     @classmethod
     def open(cls, name: str | os.PathLike, clock: LogClock) -> LogIndex:
@@ -138,10 +141,13 @@ class LogIndex:
         if found is None:
             return None
         *stamp, state, path, job, try_no, reason = found.groups()
-        try:
-            when = self.clock.to_utc(naive_stamp(*stamp))
-        except ValueError:
-            return None
+        key = text[:text.find(b"]")]  # the stamp: most lines share their second
+        when = self._stamps.get(key)
+        if when is None:
+            try:
+                when = self._stamps[key] = self.clock.to_utc(naive_stamp(*stamp))
+            except ValueError:
+                return None
         return path.decode("utf-8", "replace"), (
             when, state.decode(), int(try_no) if try_no else 0,
             reason.decode("utf-8", "replace").strip() if reason else ""), job is not None
@@ -155,60 +161,62 @@ class LogIndex:
             return head + _AFTER.findall(self.buffer, 0, end)
         return _AFTER.findall(self.buffer, start - 1, end)
 
+    def _pairs(self, pattern: re.Pattern[bytes], start: int, end: int
+               ) -> list[tuple[bytes, bytes]]:
+        """(path, text) of the state lines ``pattern`` takes between two offsets."""
+        pairs = pattern.findall(self.buffer, max(0, start - 1), end)
+        if start <= 0 and self.buffer[:5] == b"LOG:[":
+            text = self.buffer[5:self.buffer.find(b"\n")]
+            head = pattern.match(b"\nLOG:[" + text + b"\n")
+            if head is not None:
+                pairs.insert(0, head.groups())
+        return pairs
+
     def last_before(self, offset: int, wanted: set[str], tasks: set[str] | frozenset[str]
                     = frozenset()) -> dict[str, Change]:
         """The last change before ``offset`` of each of ``wanted``, with its try (read
-        backwards; the paths never met are not in the answer). A task's try is its job
-        submissions since its last requeue, as the server counts them: for a running
-        or complete task (one of ``tasks``: a family has no try) the scan goes on back
-        to that requeue (an abort line's ``try-no`` says it at once)."""
+        backwards; the paths never met are not in the answer).
+
+        Chunk by chunk, newest first, and without a Python step per line: one pattern
+        gives (path, line) pairs, a dict of them keeps each path's newest line, and a
+        set intersection says which of ``wanted`` this chunk has; only those are parsed
+        (measured: a per-line loop was 2.3 s of the 3.8 s of a 1 GB log's tree). A
+        task's try (``tasks``: a family has none) is the server's count of submissions
+        since its last requeue: one more than the ``try-no`` of its newest abort after
+        its newest requeue, else 1 — the newest 'queued' or 'aborted' line before the
+        one found, in the same chunk or an older one. (A task set complete by hand
+        after a requeue, never submitted, is said to be on try 1; the server says 0.)"""
         left = {p.encode("utf-8", "surrogateescape") for p in wanted}
         found: dict[str, Change] = {}
-        counting: dict[bytes, list[Any]] = {}  # path -> [its change, submissions seen]
+        counting: dict[bytes, tuple[str, Change]] = {}
         end = offset
         while (left or counting) and end > 0:
             start = max(0, end - CHUNK)
             if start:
                 start = self.buffer.rfind(b"\n", 0, start) + 1
-            # the chunk's paths first (C-level): most chunks far back name none of the
-            # nodes still looked for, and cost one scan and a set intersection
-            names = set(_PATHS.findall(self.buffer, max(0, start - 1), end))
-            if start == 0 and self.buffer[:5] == b"LOG:[":
-                names.add(self._texts(0, 1)[0].partition(b": ")[2].partition(b" ")[0])
-            if names.isdisjoint(left) and names.isdisjoint(counting):
-                end = start
-                continue
-            for text in reversed(self._texts(start, end)):
-                path = text.partition(b": ")[2].partition(b" ")[0]
-                if path in counting:  # bytes tests, not a parse: many lines come here
-                    state = text.partition(b"]")[2].lstrip()[:9]
-                    entry = counting[path]
-                    if state.startswith(b"queued"):
-                        try_no = 0
-                    elif state.startswith(b"aborted"):
-                        number = text.partition(b" try-no: ")[2].partition(b" ")[0]
-                        if not number.isdigit():
-                            continue
-                        try_no = int(number)
-                    else:
-                        if state == b"submitted" and b" job_size:" in text:
-                            entry[1] += 1
-                        continue
-                    entry[1] += try_no
-                    del counting[path]
-                    found[entry[2]] = entry[0][:2] + (entry[1],) + entry[0][3:]
-                elif path in left:
-                    change = self._change(text)
+            if left:
+                newest = dict(self._pairs(_PAIR, start, end))
+                for path in left.intersection(newest):
+                    change = self._change(newest[path])
                     if change is None:
                         continue
-                    left.discard(path)
-                    name, one, job = change
+                    name, one, _job = change
                     found[name] = one
                     if one[1] in _RUNNING and name in tasks:
-                        counting[path] = [one, int(one[1] == "submitted" and job), name]
+                        counting[path] = (name, one)
+                left.difference_update(newest)
+            if counting:
+                requeued = dict(self._pairs(_REQUEUED, start, end))
+                for path in counting.keys() & requeued.keys():
+                    name, one = counting.pop(path)
+                    text = requeued[path]
+                    state = text.partition(b"]")[2].lstrip().partition(b":")[0]
+                    number = text.partition(b" try-no: ")[2].partition(b" ")[0]
+                    tries = int(number) + 1 if state == b"aborted" and number.isdigit() else 1
+                    found[name] = one[:2] + (tries,) + one[3:]
             end = start
-        for change, tries, name in counting.values():  # to the log's start: what it shows
-            found[name] = change[:2] + (tries,) + change[3:]
+        for name, one in counting.values():  # back to the log's start: its first try
+            found[name] = one[:2] + (1,) + one[3:]
         return found
 
     def between(self, start: int, end: int) -> list[tuple[str, Change, bool]]:
