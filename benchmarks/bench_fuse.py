@@ -64,6 +64,23 @@ def counters(mnt: str) -> dict[str, float]:
     return json.loads(os.getxattr(mnt, COUNTERS_XATTR))
 
 
+def prepared(mnt: str, timeout: float = 600) -> float:
+    """Wait until the daemon has prepared its listings (how long it took)."""
+    start = time.perf_counter()
+    while counters(mnt).get("prepared_done") != 1:
+        if time.perf_counter() - start > timeout:
+            raise SystemExit("the mount did not finish preparing its listings")
+        time.sleep(0.1)
+    return time.perf_counter() - start
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def delta(after: dict[str, float], before: dict[str, float]) -> str:
     keys = ("readdir", "listed", "listing_s", "filler_s")
     return " ".join(f"{k}={after[k] - before.get(k, 0):.2f}" if k.endswith("_s") else
@@ -88,6 +105,12 @@ def bench(n: int, rounds: int, interval: float, naive_timeout: float) -> None:
             os.mkdir(mnt)
             info = ecfnb.mount(demo.address, mnt, interval=interval)
             try:
+                waited = prepared(mnt)
+                ready = counters(mnt)
+                print(f" round {r}: listings prepared in the background in "
+                      f"{ready.get('prepared_s', 0):.2f} s ({ready.get('prepared_dirs', 0):.0f} "
+                      f"directories, {ready.get('prepared_names', 0):,.0f} names; waited "
+                      f"{waited:.2f} s); daemon RSS {rss_mb(info.pid):.0f} MB")
                 floors = [timed(floor_cmd, 300)[0]]
                 cpu = cpu_seconds(info.pid)
                 first, found = timed(f"find {mnt} -name '*.abo' | wc -l", 600)
@@ -136,7 +159,7 @@ def _without_polling(demo: DemoServer, tmp: str, floor: float, interval: float) 
     finally:
         del os.environ["ECFNB_FUSE_POLL_US"]
     try:
-        time.sleep(1)
+        prepared(mnt)
         cpu = cpu_seconds(info.pid)
         seconds, found = timed(f"find {mnt} -name '*.abo' | wc -l", 600)
         print(f"  same, daemon never polling          {fmt(seconds, floor)}  "

@@ -11,7 +11,12 @@ of them, where the low-level one lets us do better:
 - FOPEN_CACHE_DIR and FOPEN_KEEP_CACHE are ours to set on opendir (the high-level
   opendir drops them: it took a patch of libfuse's session to get them before);
 - one Python call per request instead of two or three layers of wrappers;
-- the loop is ours: it polls for the next request a moment before sleeping (``_loop``).
+- the loop is ours: it polls for the next request a moment before sleeping (``_loop``);
+- once mounted, a background thread prepares every directory's listing and its records
+  (``_prepare``, breadth first), so that the first ``find`` finds them made; it works
+  only while no request has come for a moment (it would hold the GIL a request waits
+  for), and stops at ``ECFNB_FUSE_PREPARE_NAMES`` names (default 3 million: ~4 bytes
+  of records and ~50 of names a name, about 150 MB at most; 100k tasks make ~700k).
 
 The inode table is ours: inode numbers are never reused within a mount (generation
 0), a path keeps its number while the kernel holds it (lookup counts, FORGET).
@@ -23,10 +28,12 @@ also finds libfuse. The readdirplus record layout is the kernel's FUSE protocol
 from __future__ import annotations
 
 import bisect
+import collections
 import ctypes
 import errno
 import itertools
 import logging
+import os
 import select
 import stat
 import threading
@@ -90,6 +97,10 @@ class LowLevelSession:
         self._next_dir = itertools.count(1)
         self._table_lock = threading.Lock()
         self._session: Any = None
+        #: records prepared in the background, by path (taken by the first readdir)
+        self._prepared: dict[str, _Reply] = {}
+        self._last_request = 0.0
+        self.prepare_names = int(os.environ.get("ECFNB_FUSE_PREPARE_NAMES", "3000000"))
         self._declare()
 
     # -- libfuse ---------------------------------------------------------------------
@@ -116,15 +127,60 @@ class LowLevelSession:
             try:
                 if lib.fuse_session_mount(session, self.mountpoint.encode()) != 0:
                     raise MountError(f"mounting on {self.mountpoint} failed (see the log)")
+                stop = threading.Event()
+                preparer = threading.Thread(target=self._prepare, args=(stop,),
+                                            name="ecfnb-fuse-prepare", daemon=True)
+                if self.prepare_names > 0:
+                    preparer.start()
                 try:
                     self._loop(session)
                 finally:
+                    stop.set()
                     lib.fuse_session_unmount(session)
             finally:
                 lib.fuse_remove_signal_handlers(session)
         finally:
             lib.fuse_session_destroy(session)
             self._session = None
+
+    def _prepare(self, stop: threading.Event, quiet: float = 0.05) -> None:
+        """List every directory and build its records, breadth first, while no request
+        came in the last ``quiet`` seconds; then say so in the counters (``prepared_s``,
+        ``prepared_dirs``, ``prepared_done``)."""
+        counters = self.ops.counters
+        started, names = time.perf_counter(), 0
+        queue = collections.deque(["/"])
+        try:
+            while queue and not stop.is_set() and names < self.prepare_names:
+                if time.monotonic() - self._last_request < quiet:
+                    stop.wait(quiet / 2)
+                    continue
+                path = queue.popleft()
+                try:
+                    reply = self._prepared_reply(path)
+                except Exception:  # noqa: BLE001 - the readdir lists it and reports it
+                    continue
+                if reply is None:
+                    continue
+                names += len(reply.listing.names)
+                prefix = path.rstrip("/") + "/"
+                queue.extend(prefix + reply.listing.names[i].decode("utf-8", "surrogateescape")
+                             for i in sorted(reply.listing.dirs) if i > 1)
+        finally:
+            counters["prepared_s"] = time.perf_counter() - started
+            counters["prepared_names"] = names
+            counters["prepared_done"] = 1
+
+    def _prepared_reply(self, path: str) -> _Reply | None:
+        """Prepare ``path``'s listing for the kernel's first readdir (None if it has
+        had one already: the kernel's cache or an opendir takes it from there)."""
+        listing = self.ops.prepare_listing(path)
+        if listing is None:
+            return None
+        reply = self._records(path, listing)
+        self._prepared[path] = reply
+        self.ops.counters["prepared_dirs"] = self.ops.counters.get("prepared_dirs", 0) + 1
+        return reply
 
     def _loop(self, session: Any) -> None:
         """libfuse's single-threaded loop, but after each request it polls for the next
@@ -205,6 +261,7 @@ class LowLevelSession:
     # -- requests --------------------------------------------------------------------
     def _answer(self, req: int, work: Any, *args: Any) -> None:
         """Run ``work`` (which replies); any error becomes the request's errno."""
+        self._last_request = time.monotonic()
         try:
             work(req, *args)
         except OSError as exc:
@@ -308,7 +365,9 @@ class LowLevelSession:
             handle = self._dirs[fh] = _DirHandle(self._path(ino))
         if handle.reply is None:
             listing = self.ops.dir_entries(handle.path)
-            handle.reply = self._records(handle.path, listing)
+            prepared = self._prepared.pop(handle.path, None)
+            handle.reply = prepared if prepared is not None and \
+                prepared.listing is listing else self._records(handle.path, listing)
         return handle.reply
 
     def _ll_readdirplus(self, req: int, ino: int, size: int, offset: int,
