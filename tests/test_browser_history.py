@@ -148,6 +148,7 @@ def wait_past(page, instant: datetime, expected: dict[str, str], timeout: float 
         import ecfnb
         from ecfnb import Server
         h = ecfnb.history(Server("localhost", port))
+        print("DEBUGROWS", rows(page), page.evaluate("() => [...document.querySelectorAll('.ecfnb-tree li.ecfnb-tree-node')].map(li => [li.dataset.id, li.querySelector(':scope > .ecfnb-tree-anchor').innerHTML, li.offsetParent !== null])"))
         print("DEBUGFAIL", instant, expected, past_rows(page), h.node("/hist/g", instant), h.suspensions, h.clock, h.source)
         print(client(port, "--log=get", "300").stdout.decode())
         print(open(h.source).read() if h.source.startswith("/") else "")

@@ -231,6 +231,22 @@ def test_bad_input_says_what_to_do(demo):
     assert found.expected is None and "/demo/forecast/post is aborted" in found.node.why
     rerun = ecfnb.forecast(server, "/demo/forecast", assume_rerun=True)
     assert rerun.expected is not None and rerun.critical_path[-1] == "/demo/forecast/report"
+    # the command line and the magic say the same, and refuse what they cannot read
+    cli = subprocess.run([sys.executable, "-m", "ecfnb", "forecast", demo.address,
+                          "/demo/forecast", "--rerun", "--deadline", "23:59"],
+                         capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0 and "/demo/forecast completes" in cli.stdout, cli
+    assert "critical path: " in cli.stdout and "/demo/forecast/report" in cli.stdout
+    bad = subprocess.run([sys.executable, "-m", "ecfnb", "forecast", demo.address, "/demo",
+                          "--deadline", "25:00"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "bad deadline" in bad.stderr and "Traceback" not in \
+        bad.stderr
+    from ecfnb._frontends.magics import ecf_forecast
+
+    magic = ecf_forecast(f"{demo.address} /demo/forecast --rerun --deadline '2099-01-01 00:00'")
+    assert magic.verdict == "on time" and magic.node.deadline_from == "the operator's deadline"
+    with pytest.raises(ecfnb.EcfnbError, match="usage: %ecf_forecast"):
+        ecf_forecast("--rerun")
 
 
 WATCH_SUITE = suite_head("wf") + """\

@@ -68,6 +68,14 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--forecast-every", type=float, default=60.0, metavar="SECONDS",
                        help="seconds between deadline forecasts (default 60)")
     _connection_options(watch)
+    ahead = sub.add_parser("forecast", help="when a suite or family will complete")
+    ahead.add_argument("address", metavar="HOST:PORT")
+    ahead.add_argument("path", metavar="PATH", help="a suite or family, e.g. /demo")
+    ahead.add_argument("--deadline", metavar="WHEN",
+                       help="compare with WHEN (UTC: 'HH:MM' or 'YYYY-MM-DD HH:MM')")
+    ahead.add_argument("--rerun", action="store_true",
+                       help="as if every aborted task were rerun now")
+    _connection_options(ahead)
     return parser
 
 
@@ -92,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command is None:
         parser.print_usage(sys.stderr)
-        print("ecfnb: give a command (demo, mount, umount, mounts, watch) or --version",
+        print("ecfnb: give a command (demo, mount, umount, mounts, watch, forecast) or "
+              "--version",
               file=sys.stderr)
         return 2
     try:
@@ -102,10 +111,33 @@ def main(argv: list[str] | None = None) -> int:
             return _mount_commands(args)
         if args.command == "watch":
             return _watch(args)
+        if args.command == "forecast":
+            return _forecast(args)
     except (EcfnbError, ValueError, OSError) as exc:
         print(f"ecfnb {args.command}: {exc}", file=sys.stderr)
         return 1
     return 2
+
+
+def _forecast(args: argparse.Namespace) -> int:
+    """Print the forecast: the summary, the critical path, then each family not done."""
+    from .._map.forecast import forecast
+    from .._server.server import Server
+
+    found = forecast(Server(args.address, **_settings(args)), args.path, args.deadline,
+                     assume_rerun=args.rerun)
+    print(found.summary())
+    if found.critical_path:
+        print("critical path: " + " -> ".join(found.critical_path))
+    for node in found.nodes.values():
+        if node.kind in ("suite", "family") and not node.done and node.path != found.path:
+            when = (f"{node.earliest:%H:%M:%S} - {node.latest:%H:%M:%S} UTC"
+                    if node.earliest and node.latest else node.why)
+            verdict = f" [{node.verdict}]" if node.verdict else ""
+            print(f"  {node.path}: {when}{verdict}")
+    for note in found.notes:
+        print(f"note: {note}")
+    return 0
 
 
 def versions_text(server: object = None) -> str:

@@ -7,6 +7,8 @@ FUSE mounts served by a child process (never by the kernel itself), unmounted wh
 the kernel exits or restarts (atexit here, and the child watches the kernel's pid).
 ``%ecf_tree [HOST:PORT] [PATH]``: the explorer, a live node tree beside the selected
 node's files; its refresh polls in a child process.
+``%ecf_forecast [HOST:PORT] /suite/family [--deadline WHEN] [--rerun]``: when it will be
+done (a range, the critical path, the verdict against WHEN).
 ``%ecf_watch [HOST:PORT] [/path ...] [--interval S]``: a live abort panel; its watcher polls in a
 child process, stopped when the kernel exits (AbortWatcher's atexit hook stops every
 running watcher, and the child ends by itself when the kernel's pid goes away).
@@ -24,6 +26,7 @@ from ..errors import EcfnbError
 if TYPE_CHECKING:
     from .._fuse.mount import MountInfo
     from .._incident import IncidentRecord
+    from .._map.forecast import Forecast
     from .._server.server import Server
     from .._watch.watcher import AbortWatcher
     from ..widgets.explorer import Explorer
@@ -203,6 +206,39 @@ def ecf_incident(line: str = "") -> IncidentRecord:
     return incident(args[-1], address)
 
 
+FORECAST_USAGE = ("usage: %ecf_forecast [HOST:PORT] /suite[/family] [--deadline HH:MM | "
+                  "--deadline 'YYYY-MM-DD HH:MM'] [--rerun]  (times UTC)")
+
+
+def ecf_forecast(line: str = "") -> Forecast:
+    """``%ecf_forecast [HOST:PORT] /suite/family [--deadline WHEN] [--rerun]``: when the
+    node completes, its critical path and verdicts (see ``ecfnb.forecast``)."""
+    import shlex
+
+    from .._map.forecast import forecast
+
+    try:
+        args = shlex.split(line)
+    except ValueError as exc:
+        raise EcfnbError(f"{exc}: {FORECAST_USAGE}") from None
+    rerun = "--rerun" in args
+    args = [a for a in args if a != "--rerun"]
+    deadline = None
+    if "--deadline" in args:
+        at = args.index("--deadline")
+        if at + 1 >= len(args):
+            raise EcfnbError(FORECAST_USAGE)
+        deadline = args[at + 1]
+        del args[at:at + 2]
+    if not args or not args[-1].startswith("/") or len(args) > 2 or any(
+            a.startswith("-") for a in args):
+        raise EcfnbError(FORECAST_USAGE)
+    from .._server.server import resolve
+
+    server = resolve(args[0] if len(args) == 2 else None)
+    return forecast(server, args[-1], deadline, assume_rerun=rerun)
+
+
 def unmount_all() -> None:
     """Called at kernel exit: nothing this kernel mounted stays mounted."""
     from .._fuse import mount as mounting
@@ -268,3 +304,4 @@ def register(ipython: Any) -> None:
                                     "ecf_unwatch")
     ipython.register_magic_function(_friendly(ecf_tree), "line", "ecf_tree")
     ipython.register_magic_function(_friendly(ecf_incident), "line", "ecf_incident")
+    ipython.register_magic_function(_friendly(ecf_forecast), "line", "ecf_forecast")

@@ -54,6 +54,7 @@ from .._server.nodes import parse_time
 from .._server.server import Server, normalise_path
 from .._server.walks import Plan, PlanNode
 from .._server.world import DAYS, SubmissionPass, World, parsed, requeue, resolved
+from .cycles import node_cycles
 from .history import BEFORE_THE_LOG, History, as_instant, history
 from .timeline import Run, read_runs
 
@@ -838,17 +839,10 @@ def _replay_point(past: History, plan: Plan, path: str, instant: datetime,
 
 
 def _run_start(past: History, path: str, instant: datetime) -> datetime | None:
-    """When the run of ``path`` under way at ``instant`` began: its first submission
-    after it last completed (None if it has not begun)."""
-    began: datetime | None = None
-    for moment, state, _t, _r in past.changes_of(path):
-        if moment > instant:
-            break
-        if state in ("submitted", "active", "aborted") and began is None:
-            began = moment
-        elif state == "complete":
-            began = None
-    return began
+    """When the run of ``path`` under way at ``instant`` began (``cycles``: its first
+    submission after it last completed; None if none is under way)."""
+    found = node_cycles([c for c in past.changes_of(path) if c[0] <= instant])
+    return found[-1].start if found and found[-1].end is None else None
 
 
 def _repeat_then(past: History, node: PlanNode, instant: datetime, began: datetime | None
@@ -878,20 +872,13 @@ def _repeat_then(past: History, node: PlanNode, instant: datetime, began: dateti
 
 
 def _naive(past: History, path: str, instant: datetime) -> datetime | None:
-    """The last-duration forecast: this run's start plus the previous run's length.
-    A run of a node, from the log: from its first submission after it last completed
-    to its next completion (a family is 'queued' between its tasks: not a new run)."""
-    spans: list[tuple[datetime, datetime]] = []
-    began: datetime | None = None
-    for moment, state, _t, _r in past.changes_of(path):
-        if moment > instant:
-            break
-        if state in ("submitted", "active", "aborted") and began is None:
-            began = moment
-        elif state == "complete" and began is not None:
-            spans.append((began, moment))
-            began = None
-    if not spans:
+    """The last-duration forecast: this run's start plus the previous run's length
+    (runs as ``cycles`` splits them: a family 'queued' between its tasks is no new run)."""
+    found = node_cycles([c for c in past.changes_of(path) if c[0] <= instant])
+    done = [c for c in found if c.end is not None]
+    if not done:
         return None
-    return (began or instant) + (spans[-1][1] - spans[-1][0])
+    last = done[-1]
+    current = found[-1].start if found[-1].end is None else instant
+    return current + (last.end - last.start)  # type: ignore[operator]
 
