@@ -221,17 +221,12 @@ class History:
         offset = self.index.offset(instant)
         if last is not None and last[0] < instant:
             base = dict(last[2])
-            for path, (moment, state, try_no, reason), job in self.index.between(
-                    last[1], offset):
-                before = base.get(path)
-                if before is None:
-                    continue
-                if state == "submitted" and job:
-                    try_no = (before.try_no if before.state not in ("queued",
-                                                                    BEFORE_THE_LOG) else 0) + 1
-                elif state in ("active", "complete"):
-                    try_no = before.try_no
-                base[path] = PastNode(path, state, moment, try_no, reason)
+            tries = {p: n.try_no for p, n in base.items() if p in self.tasks
+                     and n.state not in ("queued", BEFORE_THE_LOG)}
+            for path, (moment, state, try_no, reason) in self.index.newest_between(
+                    last[1], offset, tries, self.tasks).items():
+                if path in base:
+                    base[path] = PastNode(path, state, moment, try_no, reason)
         else:
             base = self._fresh(instant, offset)
         nodes = dict(base)

@@ -36,6 +36,8 @@ _AFTER = re.compile(rb"\nLOG:\[([^\n]*)(?=\n)")  # (a line still being written: 
 _PAIR = re.compile(rb"\nLOG:\[(?=[^\]\n]*\]\s+\w+: (\S+))([^\n]*)(?=\n)")
 #: The same for the lines that start a task's count of tries again: a requeue, an abort.
 _REQUEUED = re.compile(rb"\nLOG:\[(?=[^\]\n]*\]\s+(?:queued|aborted): (\S+))([^\n]*)(?=\n)")
+#: A job's submission (``job_size:``): the path.
+_SUBMITTED = re.compile(rb"\nLOG:\[[^\]\n]*\]\s+submitted: (\S+) job_size:")
 #: The lines that suspend or resume (found with ``find``: they are rare).
 _COMMANDS = (b"--suspend", b"--resume")
 #: Bytes read backwards at a time.
@@ -222,6 +224,33 @@ class LogIndex:
     def between(self, start: int, end: int) -> list[tuple[str, Change, bool]]:
         """Every change between two offsets, in order: (path, change, job submission)."""
         return [c for c in map(self._change, self._texts(start, end)) if c is not None]
+
+    def newest_between(self, start: int, end: int, tries: dict[str, int],
+                       tasks: set[str] | frozenset[str]) -> dict[str, Change]:
+        """The newest change of each node that changed between two offsets, as
+        ``last_before`` reads a chunk (dicts of (path, line) pairs, in C), with each
+        task's try from ``tries`` (its try at ``start``): restarted by the newest
+        requeue or abort between, else one more if a job was submitted between."""
+        newest = dict(self._pairs(_PAIR, start, end))
+        requeued = dict(self._pairs(_REQUEUED, start, end))
+        submitted = set(_SUBMITTED.findall(self.buffer, max(0, start - 1), end))
+        found: dict[str, Change] = {}
+        for raw, text in newest.items():
+            change = self._change(text)
+            if change is None:
+                continue
+            name, one, _job = change
+            if name in tasks and one[1] in _RUNNING:
+                again = requeued.get(raw)
+                if again is not None:
+                    state = again.partition(b"]")[2].lstrip().partition(b":")[0]
+                    number = again.partition(b" try-no: ")[2].partition(b" ")[0]
+                    try_no = int(number) + 1 if state == b"aborted" and number.isdigit() else 1
+                else:
+                    try_no = tries.get(name, 0) + (raw in submitted)
+                one = one[:2] + (try_no,) + one[3:]
+            found[name] = one
+        return found
 
     def changes_of(self, path: str) -> list[Change]:
         """Every change of one node, in order (one regular expression over the log)."""
