@@ -6,11 +6,12 @@ What the page shows is checked against what the server said, read here without e
 - the time slider: test_history's /hist suite (ECF_TRIES 2, /hist/f/b aborts twice,
   /hist/g suspended in between). ``--get_state`` snapshots with nothing changing near
   them (test_history's ``quiet_snapshot``) give the tree at an early and a late instant.
-  Clicking "past" draws every row on screen as it was at the slider's instant (the end:
-  the late snapshot); keys pressed on the slider's handle (Home: the log's first
-  second, whose states the log's own lines give; ArrowRight, step by step, to the
-  early snapshot's second; End) redraw the rows as the snapshot of the instant the
-  page names. "past" again: every row live, in the state ``--query dstate`` gives;
+  Clicking "past" draws every node row on screen as it was at the slider's instant (at
+  first its end: the late snapshot); keys pressed on the slider's handle redraw them
+  as they were at the instant the page names (Home: the log's first second, in the
+  states the log's own lines give; ArrowRight, a second a press, to the early
+  snapshot's second; PageUp back to the end; Home and End once more). "past" again:
+  every row live, in the state ``--query dstate`` gives;
 - the Forecast tab: test_forecast's /fc (a repeat 1..2 under a one-token limit, run
   once for the durations, then requeued): while the second run goes on, the range, the
   critical path a → b → c → d → e, a deadline typed in (UTC) "on time", a click on a
@@ -22,11 +23,13 @@ The time a slider step takes to redraw the rows in the browser is printed (not a
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from test_browser_panels import (
     explore_cell,
     pollers,
@@ -49,7 +52,6 @@ from browser import (
     expander,
     open_and_run,
     own_user_lab,
-    screenshot,
     shut_kernels_down,
     write_notebook,
 )
@@ -97,28 +99,32 @@ def fc(ports):
     yield from serve(ports, definition=FC_SUITE, files=FC_FILES, env={"TZ": ZONE})
 
 
-DEBUG_PORT = []
 # -- helpers --------------------------------------------------------------------------------
-#: Every tree row on screen: (path, its label's classes, data-ecf-past-state or null).
+#: The node rows on screen: (path, its label's classes, data-ecf-past-state or null).
 ROWS_JS = """() => [...document.querySelectorAll('.ecfnb-tree span.ecfnb-node')]
   .filter(e => e.offsetParent !== null)
   .map(e => [e.dataset.ecfPath, [...e.classList], e.dataset.ecfPastState ?? null])"""
 
-#: Whether the page names ``instant`` and every row on screen is a past row in the state
-#: ``expected`` gives for its path.
+#: Whether the page names ``instant`` and every node row on screen is a past row in the
+#: state ``expected`` (path -> state) gives, its state class too.
 PAST_JS = """([instant, expected]) => {
   const when = document.querySelector('.ecfnb-past-when .ecfnb-past-instant');
   if (!when || when.dataset.instant !== instant) return false;
-  const rows = [...document.querySelectorAll('.ecfnb-tree span.ecfnb-node')]
-    .filter(e => e.offsetParent !== null);
-  return rows.length === Object.keys(expected).length && rows.every(e =>
-    e.classList.contains('ecfnb-past') && expected[e.dataset.ecfPath] === e.dataset.ecfPastState
-    && e.classList.contains('ecfnb-state-' + e.dataset.ecfPastState));
-}"""
+  const rows = (ROWS)();
+  return rows.length === Object.keys(expected).length && rows.every(([path, cls, past]) =>
+    cls.includes('ecfnb-past') && past === expected[path] &&
+    cls.includes('ecfnb-state-' + past));
+}""".replace("ROWS", ROWS_JS)
 
 
 def rows(page) -> list[tuple[str, list[str], str | None]]:
     return [tuple(row) for row in page.evaluate(ROWS_JS)]
+
+
+def past_rows(page) -> dict[str, str | None]:
+    """path -> the state its row shows as past (None for a live row)."""
+    return {path: (past if "ecfnb-past" in classes else None)
+            for path, classes, past in rows(page)}
 
 
 def shown_instant(page) -> str | None:
@@ -126,46 +132,43 @@ def shown_instant(page) -> str | None:
     return found.get_attribute("data-instant") if found.count() else None
 
 
-def past_rows(page) -> dict[str, str | None]:
-    """path -> the state a past row shows (None for a live row)."""
-    return {path: (past if "ecfnb-past" in classes else None)
-            for path, classes, past in rows(page)}
-
-
 def wait_past(page, instant: datetime, expected: dict[str, str], timeout: float = 30
-              ) -> float:
-    """Wait until the page names ``instant`` and the rows on screen are ``expected``
-    (path -> state); returns the seconds waited. Fails showing what the page shows."""
-    start = time.monotonic()
-    try:
+              ) -> None:
+    """Wait until the page names ``instant`` and its rows show ``expected`` (PAST_JS);
+    else fail showing what they show."""
+    with contextlib.suppress(PlaywrightTimeout):
         page.wait_for_function(PAST_JS, arg=[instant.isoformat(), expected],
                                timeout=timeout * 1000)
-    except Exception:  # noqa: BLE001 - playwright's TimeoutError: the asserts say what
-        pass
-    waited = time.monotonic() - start
-    if past_rows(page) != expected:
-        port = int(page.url and DEBUG_PORT[0])
-        import ecfnb
-        from ecfnb import Server
-        h = ecfnb.history(Server("localhost", port))
-        print("DEBUGROWS", rows(page), page.evaluate("() => [...document.querySelectorAll('.ecfnb-tree li.ecfnb-tree-node')].map(li => [li.dataset.id, li.querySelector(':scope > .ecfnb-tree-anchor').innerHTML, li.offsetParent !== null])"))
-        print("DEBUGFAIL", instant, expected, past_rows(page), h.node("/hist/g", instant), h.suspensions, h.clock, h.source)
-        print(client(port, "--log=get", "300").stdout.decode())
-        print(open(h.source).read() if h.source.startswith("/") else "")
     assert shown_instant(page) == instant.isoformat()
-    assert past_rows(page) == expected, rows(page)
-    return waited
+    assert past_rows(page) == expected, f"{rows(page)}"
+    assert all(f"ecfnb-state-{past}" in classes for _p, classes, past in rows(page))
+
+
+def step(page, key: str, instant: datetime, expected: dict[str, str] | None = None
+         ) -> float:
+    """Press ``key`` on the slider's handle; wait until the page names ``instant`` (and
+    shows ``expected`` when given). Returns the seconds from the key to the redraw."""
+    handle = page.locator(".ecfnb-past-slider .noUi-handle")
+    handle.focus()
+    start = time.monotonic()
+    page.keyboard.press(key)
+    if expected is None:
+        page.locator(f'.ecfnb-past-when .ecfnb-past-instant[data-instant='
+                     f'"{instant.isoformat()}"]').wait_for(timeout=30_000)
+    else:
+        wait_past(page, instant, expected)
+    return time.monotonic() - start
 
 
 def states_of(taken: dict[str, tuple[str, str]]) -> dict[str, str]:
     """A snapshot's path -> state."""
-    return {path: found[0] for path, found in taken.items()}
+    return {path: state for path, (state, _try) in taken.items()}
 
 
 def states_in_log(changes: list[tuple[datetime, str, str]], instant: datetime,
                   paths) -> dict[str, str]:
-    """Each path's last state line stamped at or before ``instant`` (no suspension is
-    in the log by then)."""
+    """Each path's last state line stamped at or before ``instant`` (the log read here;
+    no suspension is in it yet)."""
     found = {}
     for moment, said, path in changes:
         if moment <= instant and path in paths:
@@ -173,17 +176,12 @@ def states_in_log(changes: list[tuple[datetime, str, str]], instant: datetime,
     return found
 
 
-def press(page, handle, key: str) -> None:
-    handle.focus()
-    page.keyboard.press(key)
-
-
 # -- 1. the time slider ---------------------------------------------------------------------
 def test_the_slider_draws_each_instant_as_the_server_said_then(lab, hist, page):
     port = hist.port
-    DEBUG_PORT[:] = [port]
-    time.sleep(1.0)  # the early snapshot: at least a second after the log's first one
-    early, then = quiet_snapshot(port)
+    time.sleep(1.0)  # the early reading: at least a second after the log's first one
+    early, taken = quiet_snapshot(port)
+    then = states_of(taken)
     time.sleep(1.1)  # the log stamps whole seconds: the suspension is in a later one
     client(port, "--suspend", "/hist/g")
     write_notebook(lab, "past.ipynb", explore_cell(hist.address, path="/hist/f/b",
@@ -196,62 +194,52 @@ def test_the_slider_draws_each_instant_as_the_server_said_then(lab, hist, page):
         cells = page.locator(".jp-Notebook .jp-Cell").count()
         wait_for(lambda: snapshot(port)[1]["/hist/f/b"] == ("aborted", "2"), timeout=60,
                  what="b aborted on its second try")
-        late, now = quiet_snapshot(port)
-        assert states_of(then)["/hist/f/b"] != "aborted" and then["/hist/g"][0] != "suspended"
-        assert states_of(now)["/hist/g"] == "suspended"
-        assert {p for p, _c, past in rows(page)} == set(now)  # every node on screen
-        assert all(past is None for _p, _c, past in rows(page))
+        late, taken = quiet_snapshot(port)
+        now = states_of(taken)
+        assert then["/hist/g"] == "active" and then["/hist/f/b"] != now["/hist/f/b"], then
+        assert (now["/hist/f/b"], now["/hist/g"]) == ("aborted", "suspended"), now
+        assert {path for path, _c, _s in rows(page)} == set(now)  # every node on screen
+        assert all(past is None for past in past_rows(page).values())
 
-        # "past": the slider opens at its end, now: the late snapshot's states.
+        # "past": the slider opens at its end, now: the late reading's states.
         page.locator("button.ecfnb-past-toggle").click()
         handle = page.locator(".ecfnb-past-slider .noUi-handle")
         handle.wait_for(state="visible", timeout=15_000)
         page.locator(".ecfnb-past-when .ecfnb-past-instant").wait_for(timeout=30_000)
         end = datetime.fromisoformat(shown_instant(page))
         assert end >= late.replace(microsecond=0), (end, late)
-        wait_past(page, end, states_of(now))
-        assert snapshot(port)[1] == now  # nothing changed from the late snapshot on
+        wait_past(page, end, now)
+        assert states_of(snapshot(port)[1]) == now  # nothing changed since the late one
 
-        # Home: the log's first second (read from the log here), its states as the
-        # log's own lines give them.
+        # Home: the log's first second (the log read here), in the states its own lines
+        # give by then.
         changes = log_changes(port, ZONE)
         first = changes[0][0]
-        press(page, handle, "Home")
-        home = wait_past(page, first, states_in_log(changes, first, set(now)))
+        home = step(page, "Home", first, states_in_log(changes, first, set(now)))
         assert float(handle.get_attribute("aria-valuenow")) == 0
 
-        # ArrowRight, a second a press, to the early snapshot's second.
+        # ArrowRight, a second a press, to the early reading's second: its states.
         target = early.replace(microsecond=0)
-        steps = round((target - first).total_seconds())
-        assert steps >= 1, (first, early)
-        arrows = []
-        for step in range(1, steps + 1):
-            moment = first + timedelta(seconds=step)
-            start = time.monotonic()
-            press(page, handle, "ArrowRight")
-            page.locator(f'.ecfnb-past-when .ecfnb-past-instant[data-instant='
-                         f'"{moment.isoformat()}"]').wait_for(timeout=30_000)
-            arrows.append(time.monotonic() - start)
-        arrows[-1] += wait_past(page, target, states_of(then))
-        screenshot(page, "history-slider-early")
+        seconds = round((target - first).total_seconds())
+        assert seconds >= 1, (first, early)
+        arrows = [step(page, "ArrowRight", first + timedelta(seconds=n))
+                  for n in range(1, seconds)]
+        arrows.append(step(page, "ArrowRight", target, then))
 
-        # PageUp, five seconds a press, back to the slider's end: the late states. (Not
-        # End: ipywidgets' noUiSlider sends End to the maximum the slider was drawn
-        # with, 0 here, not the one it has since the log was read.)
-        pages = []
-        moment = target
-        while moment < end:
-            moment = min(end, moment + timedelta(seconds=5))
-            start = time.monotonic()
-            press(page, handle, "PageUp")
-            page.locator(f'.ecfnb-past-when .ecfnb-past-instant[data-instant='
-                         f'"{moment.isoformat()}"]').wait_for(timeout=30_000)
-            pages.append(time.monotonic() - start)
-        pages[-1] += wait_past(page, end, states_of(now))
+        # PageUp, five seconds a press, back to the slider's end: the late states.
+        pages, moment = [], target
+        while moment + timedelta(seconds=5) < end:
+            moment += timedelta(seconds=5)
+            pages.append(step(page, "PageUp", moment))
+        pages.append(step(page, "PageUp", end, now))
+        # Home and End: the two ends (the browser's slider keeps the range it was drawn
+        # with for these keys: the slider is made anew when the log's span is read)
+        step(page, "Home", first, states_in_log(changes, first, set(now)))
+        step(page, "End", end, now)
         assert page.locator(".jp-Notebook .jp-Cell").count() == cells  # keys stayed here
-        print(f"slider step redraw in the browser: Home {home * 1000:.0f} ms, "
-              f"ArrowRight {', '.join(f'{a * 1000:.0f}' for a in arrows)} ms, "
-              f"PageUp {', '.join(f'{p * 1000:.0f}' for p in pages)} ms ({len(now)} rows)")
+        print(f"slider step to redrawn rows in the browser: Home {home * 1000:.0f} ms, "
+              f"ArrowRight {', '.join(f'{a * 1000:.0f}' for a in arrows)} ms, PageUp "
+              f"{', '.join(f'{p * 1000:.0f}' for p in pages)} ms ({len(now)} rows)")
 
         # "past" again: every row live, in its state now.
         page.locator("button.ecfnb-past-toggle").click()
@@ -260,6 +248,7 @@ def test_the_slider_draws_each_instant_as_the_server_said_then(lab, hist, page):
                  timeout=15, what="every row live again")
         assert shown_instant(page) is None
         for path, classes, _past in rows(page):
+            # dstate: the state drawn, suspension included ('state' omits it)
             live = client(port, "--query", "dstate", path).stdout.decode().strip()
             assert f"ecfnb-state-{live}" in classes, (path, classes, live)
             assert "ecfnb-past" not in classes
@@ -298,7 +287,6 @@ def test_the_forecast_tab_ranges_the_run_and_its_critical_path(lab, fc, page):
                  what="the first run of /fc")
         time.sleep(1.1)  # the log stamps whole seconds: runs apart
         client(port, "--requeue=force", "/fc")
-        requeued = datetime.now(timezone.utc)
         wait_for(lambda: state(port, "/fc/run/a") in ("submitted", "active"), timeout=60,
                  what="a running in the second run")
 
@@ -309,7 +297,6 @@ def test_the_forecast_tab_ranges_the_run_and_its_critical_path(lab, fc, page):
         summary = view.locator(".ecfnb-forecast-summary")
         summary.filter(has_text="/fc completes").wait_for(timeout=30_000)
         shown = forecast_rows(page)
-        checked_at = datetime.now(timezone.utc)
         assert {p for p, row in shown.items() if row["critical"]} == CRITICAL, shown
         assert "Critical path: /fc/run/a → /fc/run/b → /fc/run/c → /fc/run/d → " \
                "/fc/tail/e" in view.inner_text()
@@ -335,8 +322,6 @@ def test_the_forecast_tab_ranges_the_run_and_its_critical_path(lab, fc, page):
         assert said[:2] == [earliest, latest], (text, row)  # the cells are the summary's
         assert earliest <= on_day_near(row["expected"], read_at) <= latest
         assert state(port, "/fc") != "complete"  # shown while the run goes on
-        screenshot(page, "history-forecast-tab")
-        print("DEBUG critical check at", checked_at, "requeued", requeued)
 
         # A path in the table selects that node in the tree.
         view.locator('tr.ecfnb-forecast-row[data-path="/fc/tail/e"] code.ecfnb-link').click()
@@ -346,7 +331,7 @@ def test_the_forecast_tab_ranges_the_run_and_its_critical_path(lab, fc, page):
 
         wait_for(lambda: state(port, "/fc") == "complete", timeout=120,
                  what="the second run of /fc")
-        ends = [m for m, said, path in log_changes(port, ZONE) if path == "/fc" and said == "complete"]
+        ends = [m for m, what, path in log_changes(port, ZONE)
+                if path == "/fc" and what == "complete"]
         assert len(ends) == 2, ends
         assert earliest <= ends[-1] <= latest, (earliest, ends[-1], latest)
-        print("DEBUG", [(f"{m:%H:%M:%S}", s_, p_) for m, s_, p_ in log_changes(port, ZONE) if m >= requeued.replace(microsecond=0) and p_.startswith("/fc/run/")][:30], earliest, latest, ends[-1])

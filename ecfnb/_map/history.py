@@ -376,5 +376,7 @@ def history(server: Server, log_file: str | os.PathLike | None = None,
     rows = server.rows("/")  # (not ``table``: it reads every node's marks, ~40 µs each)
     current = {row.path: (row.state, parse_time(row.since) if row.since else None,
                           row.try_no) for row in rows}
+    root = server.summary("/")  # the server's own row: the log has its lines too
+    current["/"] = (root.state, root.since, 0)
     return History(index, current, index.source, clock,
                    {row.path for row in rows if row.kind in ("task", "alias")})

@@ -33,22 +33,29 @@ class TimeSlider(widgets.VBox):
                                                    "of the server log",
                                            layout=widgets.Layout(width="auto"))
         self.toggle.add_class("ecfnb-past-toggle")
-        self.slider = widgets.IntSlider(min=0, max=0, value=0, readout=False,
-                                        continuous_update=False,
-                                        layout=widgets.Layout(width="240px"))
-        self.slider.add_class("ecfnb-past-slider")
+        self.slider = self._new_slider(0, 0)
         self.reload = widgets.Button(description="reload", icon="refresh",
                                      tooltip="read the server log again (it grew)",
                                      layout=widgets.Layout(width="auto"))
         self.when = widgets.HTML()
         self.when.add_class("ecfnb-past-when")
         self.toggle.observe(lambda change: self._toggled(change["new"]), "value")
-        self.slider.observe(lambda change: self._moved(change["new"]), "value")
         self.reload.on_click(lambda _b: self._open(reload=True))
         self.controls = widgets.HBox([self.slider, self.reload],
                                      layout=widgets.Layout(display="none"))
         super().__init__([widgets.HBox([self.toggle, self.controls]), self.when])
         self.add_class("ecfnb-time-slider")
+
+    def _new_slider(self, top: int, value: int) -> widgets.IntSlider:
+        """A slider over 0..``top`` seconds. A new one each time the span changes: the
+        browser's slider keeps the range it was first drawn with for Home and End
+        (measured: End went to 0 after the maximum grew), whatever ``max`` says."""
+        slider = widgets.IntSlider(min=0, max=top, value=value, readout=False,
+                                   continuous_update=False,
+                                   layout=widgets.Layout(width="240px"))
+        slider.add_class("ecfnb-past-slider")
+        slider.observe(lambda change: self._moved(change["new"]), "value")
+        return slider
 
     @property
     def instant(self) -> datetime | None:
@@ -95,9 +102,14 @@ class TimeSlider(widgets.VBox):
         self.first = first
         self.controls.layout.display = ""
         top = max(0, round((last - first).total_seconds()))
-        keep = self.slider.value if reload else top
-        self.slider.max = top
-        self.slider.value = min(keep, top)
+        keep = min(self.slider.value if reload else top, top)
+        if top != self.slider.max:
+            old, self.slider = self.slider, self._new_slider(top, keep)
+            self.controls.children = (self.slider, self.reload)
+            old.close()
+        elif self.slider.value != keep:
+            self.slider.value = keep
+            return  # (its observer draws it)
         self._moved(self.slider.value)
 
     def _moved(self, seconds: int) -> None:

@@ -636,6 +636,7 @@ class NodeTree(widgets.VBox):
         self._past = lookup
         with self._lock:
             for view in self.views:
+                self._relabel_root(view)
                 for path, widget in list(view.nodes.items()):
                     info = view.infos.get(path)
                     if info is not None:
@@ -645,7 +646,11 @@ class NodeTree(widgets.VBox):
                             self.relabels += 1
 
     def _relabel_root(self, view: ServerView) -> None:
-        label = tree_html.server_label(view.address, view.state, view.status, view.message)
+        state = view.state
+        if self._past is not None:  # the server's own row as it was too
+            found = self._past(view, "/")
+            state = found[0] if found is not None else state
+        label = tree_html.server_label(view.address, state, view.status, view.message)
         if view.widget is not None and view.widget.name != label:
             view.widget.name = label
 
