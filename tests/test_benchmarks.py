@@ -33,6 +33,8 @@ SMOKE = {
                          ["the tree at 50% of a", "one cold sync", "slider step forward"]),
     "bench_forecast.py": (["--tasks", "3", "--cycles", "2", "--days", "2", "--instants", "3"],
                           ["instants replayed", "median absolute error"]),
+    "bench_scale.py": (["--tasks", "200"], ["bare client: cold sync", "explorer first display",
+                                            "watcher", "search by glob"]),
 }
 
 
