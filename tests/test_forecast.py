@@ -338,3 +338,35 @@ def test_this_cycle_against_the_previous_one():
         assert task.offset_before == sub[0] - starts[0] and task.offset == sub[1] - starts[1]
         assert task.duration_before == done[0] - sub[0] and task.duration == done[1] - sub[1]
     assert "started later" in repr(found) and "ecfnb-worse" in found._repr_html_()
+
+
+def test_a_big_suite_is_forecast_within_its_budget():
+    """2,000 tasks under a 20-slot limit, with triggers, families and long repeats (the
+    generated suite), every task with three logged runs: the forecast finishes inside
+    its budget (the server's pass over every queued task at every job's end took over
+    two minutes for 1,000), every task gets an end or a reason, and a repeat with more
+    steps than the forecast runs says so."""
+    import random
+
+    from ecfnb._map.forecast import project
+    from ecfnb._map.timeline import Run
+
+    with DemoServer(tasks=2000) as srv:
+        srv.client("--requeue=force", "/gen00")
+        server = Server("localhost", srv.port)
+        server.sync()
+        plan = server.plan(["gen00"], 30)
+    tasks = [p for p, n in plan.nodes.items() if n.kind == "task"]
+    assert len(tasks) >= 1000 and any(n.inlimits for n in plan.nodes.values())
+    now = datetime.now(timezone.utc)
+    rng = random.Random(3)
+    runs = [Run(p, 1, now - timedelta(days=k + 1), now - timedelta(days=k + 1),
+                now - timedelta(days=k + 1) + timedelta(seconds=rng.uniform(5, 120)),
+                "complete") for p in tasks for k in range(3)]
+    found = project(plan, "/gen00", now, runs, seconds=20)
+    assert found.complete, found.notes
+    for path in tasks:
+        node = found[path]
+        assert node.expected is not None or node.why, node
+    long = [n for n in found.nodes.values() if "steps to go" in n.why]
+    assert long == [] or all("more than the forecast runs" in n.why for n in long)
