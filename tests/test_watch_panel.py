@@ -196,7 +196,16 @@ def test_ecf_watch_defaults_to_the_connected_server(shell, fresh_demo, capsys):
     assert "--interval needs a number of seconds" in capsys.readouterr().out
     assert shell.run_line_magic("ecf_watch", "/demo --interval 0") is None
     assert "interval must be a positive number" in capsys.readouterr().out
+    assert shell.run_line_magic("ecf_watch", "/demo --deadline /demo") is None
+    assert "give PATH=WHEN" in capsys.readouterr().out
+    assert shell.run_line_magic("ecf_watch", "/demo --deadline /demo=25:00") is None
+    assert "bad deadline" in capsys.readouterr().out
     assert shell.run_line_magic("ecf_watchers", "") == [panel.watcher] and not panel.watcher.running
+    timed = shell.run_line_magic("ecf_watch", "/demo --deadline /demo/forecast=23:59")
+    try:
+        assert [p for p, _when in timed.watcher.options.deadlines] == ["/demo/forecast"]
+    finally:
+        timed.close()
 
 
 def test_ecfnb_watch_is_the_panel_function_and_needs_no_ipywidgets_to_import():

@@ -121,21 +121,31 @@ def ecf_mounts(line: str = "") -> list[MountInfo]:
 
 
 def ecf_watch(line: str = "") -> WatchPanel:
-    """``%ecf_watch [HOST:PORT] [/path ...] [--interval SECONDS]``: a live panel of aborts
-    (default: the whole server of %ecf_connect, else ECF_HOST/ECF_PORT), polled every
-    10 s in a child process."""
+    """``%ecf_watch [HOST:PORT] [/path ...] [--interval SECONDS] [--deadline PATH=WHEN]``:
+    a live panel of aborts (default: the whole server of %ecf_connect, else
+    ECF_HOST/ECF_PORT), polled every 10 s in a child process; each ``--deadline`` also
+    reports when PATH's completion forecast crosses WHEN (UTC 'HH:MM')."""
     args = line.split()
     interval = _interval(args)
+    deadlines: dict[str, str] = {}
+    while "--deadline" in args:
+        at = args.index("--deadline")
+        given = args[at + 1] if at + 1 < len(args) else ""
+        path, sep, when = given.partition("=")
+        if not sep or not path.startswith("/"):
+            raise EcfnbError(f"--deadline {given!r}: give PATH=WHEN, e.g. /demo=06:00")
+        deadlines[path] = when
+        del args[at:at + 2]
     address = args.pop(0) if args and not args[0].startswith("/") else None
     if any(not arg.startswith("/") for arg in args):
-        raise EcfnbError("usage: %ecf_watch [HOST:PORT] [/path ...] [--interval SECONDS]  "
-                         "(paths start with '/'; default server: the one of %ecf_connect, "
-                         "else ECF_HOST/ECF_PORT)")
+        raise EcfnbError("usage: %ecf_watch [HOST:PORT] [/path ...] [--interval SECONDS] "
+                         "[--deadline PATH=WHEN]  (paths start with '/'; default server: "
+                         "the one of %ecf_connect, else ECF_HOST/ECF_PORT)")
     try:
         from ..widgets.watch_panel import watch
     except ImportError as exc:
         raise EcfnbError(f"{exc}") from exc
-    panel = watch(_target(address), args or None, interval)
+    panel = watch(_target(address), args or None, interval, deadlines=deadlines or None)
     kernel_watchers[:] = [w for w in kernel_watchers if w.running] + [panel.watcher]
     return panel
 
