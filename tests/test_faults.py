@@ -303,3 +303,17 @@ def test_paths_are_quoted_as_written_dots_normalised_and_dotdot_refused(server):
         fsmap.read("/demo/forecast/..")
     with pytest.raises(BadPath):
         server.node("/demo/../demo")
+
+
+def test_a_refused_connection_does_not_lengthen_the_wait():
+    """A port nobody listens on refuses at once: the pollers try again at their first
+    pace (a restarted or replaced server is seen at once); a server that makes them
+    wait (hung) is asked less and less often."""
+    from ecfnb._base.child import Backoff
+
+    backoff = Backoff(0.5, 10.0)
+    assert [backoff.failed(0.01) for _ in range(5)] == [0.5] * 5
+    assert [backoff.failed(2.0) for _ in range(6)] == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    assert backoff.failed(0.01) == 0.5 and backoff.failed() == 1.0
+    backoff.succeeded()
+    assert backoff.failed() == 0.5

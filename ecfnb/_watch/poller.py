@@ -30,6 +30,7 @@ An idle poll is one ``news`` request (and, with deadlines, a forecast now and th
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
@@ -371,12 +372,12 @@ def run(args: argparse.Namespace) -> int:
                              marker=args.marker or "")
     delay, backoff = args.interval, Backoff(args.interval, max(60.0, args.interval))
     while True:
-        before = server.requests
+        before, started = server.requests, time.monotonic()
         try:
             events = detector.poll()
         except ServerUnreachable as exc:
             _status("disconnected", server, str(exc))
-            delay = backoff.failed()
+            delay = backoff.failed(time.monotonic() - started)
         except EcfnbError as exc:  # anything else the server says: say so, keep watching
             _status("error", server, str(exc))
             delay = args.interval

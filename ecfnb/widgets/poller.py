@@ -179,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
             if command.poll:
                 next_poll = now
         out: list[Message] = []
+        started = time.monotonic()
         try:
             for command in commands:
                 out.extend(follower.command(command))
@@ -191,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
                 next_poll = math.inf if paused else now + interval
         except ServerUnreachable as exc:
             _status("disconnected", server, str(exc))
-            next_poll = now + backoff.failed()
+            next_poll = now + backoff.failed(time.monotonic() - started)
         except EcfnbError as exc:
             _status("error", server, str(exc))
             next_poll = now + interval
