@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -71,7 +72,7 @@ def hist():
         yield srv
 
 
-def test_the_tree_at_past_instants_is_what_the_server_said_then(hist):
+def test_the_tree_at_past_instants_is_what_the_server_said_then(hist, tmp_path):
     port = hist.port
     wait_until(lambda: snapshot(port)[1].get("/hist/f/a", ("",))[0] == "active",
                what="a active")
@@ -99,6 +100,14 @@ def test_the_tree_at_past_instants_is_what_the_server_said_then(hist):
     for moment in moments + moments[::-3]:  # forwards, then jumps back
         quick, full = history.at(moment), whole.at(moment)
         assert {p: quick[p] for p in quick.nodes} == {p: full[p] for p in quick.nodes}, moment
+    # the same log written 'LOG:[stamp] state:' (one space, not ecFlow 5's two) is read
+    # by the general patterns, to the same trees
+    single = tmp_path / "single-spaced.log"
+    single.write_bytes(re.sub(rb"(?m)^(LOG:\[[^\]\n]*\])  ", rb"\1 ",
+                              Path(whole.source).read_bytes()))
+    spaced = ecfnb.history(server, log_file=single)
+    for moment in moments + moments[::-3]:
+        assert spaced.at(moment).nodes == history.at(moment).nodes, moment
     changes = history.diff(early, late)
     def went(states: tuple[str, ...]) -> set[str]:  # from the two snapshots
         return {p for p in now if now[p][0] in states and then[p][0] != now[p][0]}

@@ -221,10 +221,13 @@ class History:
         offset = self.index.offset(instant)
         if last is not None and last[0] < instant:
             base = dict(last[2])
-            tries = {p: n.try_no for p, n in base.items() if p in self.tasks
-                     and n.state not in ("queued", BEFORE_THE_LOG)}
+
+            def try_at(path: str) -> int:
+                node = base.get(path)
+                return node.try_no if node is not None and node.state not in (
+                    "queued", BEFORE_THE_LOG) else 0
             for path, (moment, state, try_no, reason) in self.index.newest_between(
-                    last[1], offset, tries, self.tasks).items():
+                    last[1], offset, try_at, self.tasks).items():
                 if path in base:
                     base[path] = PastNode(path, state, moment, try_no, reason)
         else:

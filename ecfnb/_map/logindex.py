@@ -22,7 +22,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 from .._base.serverlog import LINE, STATE_LINE, LogClock, naive_stamp
@@ -34,10 +34,21 @@ _AFTER = re.compile(rb"\nLOG:\[([^\n]*)(?=\n)")  # (a line still being written: 
 #: (path, text) of a state line: the path caught in a look-ahead, so that ``dict()`` of
 #: the pairs keeps each path's newest line, in C.
 _PAIR = re.compile(rb"\nLOG:\[(?=[^\]\n]*\]\s+\w+: (\S+))([^\n]*)(?=\n)")
-#: The same for the lines that start a task's count of tries again: a requeue, an abort.
-_REQUEUED = re.compile(rb"\nLOG:\[(?=[^\]\n]*\]\s+(?:queued|aborted): (\S+))([^\n]*)(?=\n)")
+#: The same for the lines that start a task's count of tries again, a requeue or an
+#: abort: (path, text from the state word on).
+_REQUEUED = re.compile(
+    rb"\nLOG:\[(?=[^\]\n]*\]\s+(?:queued|aborted): (\S+))[^\]\n]*\]\s+([^\n]*)(?=\n)")
 #: A job's submission (``job_size:``): the path.
 _SUBMITTED = re.compile(rb"\nLOG:\[[^\]\n]*\]\s+submitted: (\S+) job_size:")
+#: The same two for a log that writes ``]  state:`` (every ecFlow 5 server: ``LOG:[`` +
+#: stamp + ``] `` + `` state: path``): a pattern that starts with a literal is found by
+#: the engine's fast search instead of being tried at every line (a 10 MB slice: 9 ms
+#: against 25). Only where ``_double_spaced`` found that form.
+_REQUEUED_FAST = re.compile(rb"\]  (?=(?:queued|aborted): (/\S*))([^\n]*)(?=\n)")
+_SUBMITTED_FAST = re.compile(rb"\]  submitted: (/\S*) job_size:")
+#: A state line's separator after the stamp.
+_SEPARATOR = re.compile(rb"\nLOG:\[[^\]\n]*\](\s+)(?:submitted|active|complete|aborted|"
+                        rb"queued|unknown): /")
 #: The lines that suspend or resume (found with ``find``: they are rare).
 _COMMANDS = (b"--suspend", b"--resume")
 #: Bytes read backwards at a time.
@@ -56,6 +67,15 @@ class LogIndex:
         self.size = len(buffer)
         self._grep = grep
         self._stamps: dict[bytes, datetime] = {}
+        fast = self._double_spaced()
+        self._requeued = _REQUEUED_FAST if fast else _REQUEUED
+        self._submitted = _SUBMITTED_FAST if fast else _SUBMITTED
+
+    def _double_spaced(self) -> bool:
+        """Whether the state lines at both ends of the log are written ``]  state:``."""
+        ends = (self.buffer[:1 << 20], self.buffer[max(0, self.size - (1 << 20)):])
+        seen = [found.group(1) for end in ends if (found := _SEPARATOR.search(end))]
+        return bool(seen) and all(sep == b"  " for sep in seen)
 
     @classmethod
     def open(cls, name: str | os.PathLike, clock: LogClock) -> LogIndex:
@@ -169,7 +189,7 @@ class LogIndex:
         pairs = pattern.findall(self.buffer, max(0, start - 1), end)
         if start <= 0 and self.buffer[:5] == b"LOG:[":
             text = self.buffer[5:self.buffer.find(b"\n")]
-            head = pattern.match(b"\nLOG:[" + text + b"\n")
+            head = pattern.search(b"\nLOG:[" + text + b"\n")
             if head is not None:
                 pairs.insert(0, head.groups())
         return pairs
@@ -208,14 +228,10 @@ class LogIndex:
                         counting[path] = (name, one)
                 left.difference_update(newest)
             if counting:
-                requeued = dict(self._pairs(_REQUEUED, start, end))
+                requeued = dict(self._pairs(self._requeued, start, end))
                 for path in counting.keys() & requeued.keys():
                     name, one = counting.pop(path)
-                    text = requeued[path]
-                    state = text.partition(b"]")[2].lstrip().partition(b":")[0]
-                    number = text.partition(b" try-no: ")[2].partition(b" ")[0]
-                    tries = int(number) + 1 if state == b"aborted" and number.isdigit() else 1
-                    found[name] = one[:2] + (tries,) + one[3:]
+                    found[name] = one[:2] + (_restarted(requeued[path]),) + one[3:]
             end = start
         for name, one in counting.values():  # back to the log's start: its first try
             found[name] = one[:2] + (1,) + one[3:]
@@ -225,15 +241,16 @@ class LogIndex:
         """Every change between two offsets, in order: (path, change, job submission)."""
         return [c for c in map(self._change, self._texts(start, end)) if c is not None]
 
-    def newest_between(self, start: int, end: int, tries: dict[str, int],
+    def newest_between(self, start: int, end: int, try_at: Callable[[str], int],
                        tasks: set[str] | frozenset[str]) -> dict[str, Change]:
         """The newest change of each node that changed between two offsets, as
         ``last_before`` reads a chunk (dicts of (path, line) pairs, in C), with each
-        task's try from ``tries`` (its try at ``start``): restarted by the newest
-        requeue or abort between, else one more if a job was submitted between."""
+        task's try from ``try_at`` (its try at ``start``, asked only for a task that
+        runs and was not requeued between): restarted by the newest requeue or abort
+        between, else one more if a job was submitted between."""
         newest = dict(self._pairs(_PAIR, start, end))
-        requeued = dict(self._pairs(_REQUEUED, start, end))
-        submitted = set(_SUBMITTED.findall(self.buffer, max(0, start - 1), end))
+        requeued = dict(self._pairs(self._requeued, start, end))
+        submitted = set(self._submitted.findall(self.buffer, max(0, start - 1), end))
         found: dict[str, Change] = {}
         for raw, text in newest.items():
             change = self._change(text)
@@ -243,11 +260,9 @@ class LogIndex:
             if name in tasks and one[1] in _RUNNING:
                 again = requeued.get(raw)
                 if again is not None:
-                    state = again.partition(b"]")[2].lstrip().partition(b":")[0]
-                    number = again.partition(b" try-no: ")[2].partition(b" ")[0]
-                    try_no = int(number) + 1 if state == b"aborted" and number.isdigit() else 1
+                    try_no = _restarted(again)
                 else:
-                    try_no = tries.get(name, 0) + (raw in submitted)
+                    try_no = try_at(name) + (raw in submitted)
                 one = one[:2] + (try_no,) + one[3:]
             found[name] = one
         return found
@@ -325,6 +340,14 @@ class LogIndex:
             if pattern.match(text):
                 out.append((when, text))
         return out
+
+
+def _restarted(text: bytes) -> int:
+    """A task's try after its requeue or abort line (the text from its state word on):
+    1 after a requeue, one more than the abort's ``try-no``."""
+    state, _colon, rest = text.partition(b":")
+    number = rest.partition(b" try-no: ")[2].partition(b" ")[0]
+    return int(number) + 1 if state == b"aborted" and number.isdigit() else 1
 
 
 def margin() -> timedelta:
