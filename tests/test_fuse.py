@@ -118,6 +118,9 @@ def test_change_appears_within_one_interval_with_fresh_mtime(fresh_demo, mnt):
 
 
 def test_listings_cached_by_the_kernel_until_the_server_changes(fresh_demo, mnt):
+    # (report suspended: post's completion would start it, and its run would change
+    # the family again while the test counts the directories read)
+    fresh_demo.client("--suspend", "/demo/forecast/report")
     ecfnb.mount(fresh_demo.address, mnt, interval=INTERVAL)
     abo = f"find {mnt} -name '*.abo'"
     first = found(sh(abo).stdout, mnt)
@@ -130,23 +133,67 @@ def test_listings_cached_by_the_kernel_until_the_server_changes(fresh_demo, mnt)
     assert before["prepared"] >= before["listed"] - 2
     assert found(sh(abo).stdout, mnt) == first
     again = counters(mnt)
-    assert again["kernel_dir_cache"] == 1
-    assert again["opendir"] > before["opendir"]
-    assert again["readdir"] == before["readdir"]  # the kernel answered from its cache
+    assert again["kernel_dir_cache"] == 1 and again["push"] == 1
+    # the kernel answered from its cache: not one request (no opendir since the
+    # first, which answered ENOSYS; no readdir; no attributes asked again)
+    assert again["readdir"] == before["readdir"] and again["opendir"] == before["opendir"]
+    assert again["getattr"] == before["getattr"]
     fresh_demo.client("--force=complete", "/demo/forecast/post")
     changed_at = time.monotonic()
     wait_for(lambda: "/demo/forecast/post.abo" not in found(sh(abo).stdout, mnt),
              timeout=INTERVAL * 3, interval=0.1, what="post.abo to leave find's output")
     assert time.monotonic() - changed_at <= INTERVAL + 1.0
+    # the daemon told the kernel which directories changed: those whose names did
+    # (/demo/forecast: post.abo is post.com; /demo and /: their families' states
+    # moved) are read again, and no other (a meter moving under /demo/monitor keeps
+    # its ancestors' listings: their attributes only are pushed)
+    pushed = counters(mnt)
+    assert 1 <= pushed["readdir"] - again["readdir"] <= pushed["pushed_listing"] <= 3
     assert "post.com" in os.listdir(f"{mnt}/demo/forecast")
     assert "post.abo" not in os.listdir(f"{mnt}/demo/forecast")
     assert sh(f"ls {mnt}/demo/forecast").stdout.decode().split().count("post.com") == 1
-    # Once the change is read, a directory is read again only when its mtime moved:
-    # the root's and .server's, which are the last sync's time (not all nine).
+    # Once the change is read, a directory is read again only when the server changed
+    # its names (the demo's monitor family keeps running: those), or its mtime moved
+    # (the root's is the last sync's time): no other
     time.sleep(INTERVAL)
     settled = counters(mnt)
     assert "/demo/forecast/post.abo" not in found(sh(abo).stdout, mnt)
-    assert counters(mnt)["readdir"] - settled["readdir"] <= 2
+    last = counters(mnt)
+    assert last["readdir"] - settled["readdir"] <= last["pushed_listing"] - \
+        pushed["pushed_listing"] + 1
+
+
+def _syncs_in_server_log(port: int) -> int:
+    """The news/sync requests the server logged (``ecflow_client --log=get``)."""
+    text = subprocess.run(["ecflow_client", "--port", str(port), "--log=get", "100000"],
+                          capture_output=True, timeout=30).stdout
+    return sum(b"--news" in line or b"--sync" in line for line in text.splitlines())
+
+
+def test_an_idle_mount_stops_asking_and_its_next_reader_sees_what_changed_meanwhile(
+        fresh_demo, mnt, monkeypatch):
+    """Changes are pushed to the kernel while the mount is in use; idle (no request for
+    ECFNB_FUSE_LINGER seconds) it asks the server nothing, and the first reader after
+    sees a change made meanwhile at once, even one that moves no directory's own time
+    (a task suspended: its family's state and since stay as they were)."""
+    monkeypatch.setenv("ECFNB_FUSE_LINGER", "1")
+    ecfnb.mount(fresh_demo.address, mnt, interval=INTERVAL)
+    first = found(sh(f"find {mnt} -name '*.sus'").stdout, mnt)
+    assert "/demo/prepare/fetch_obs.sus" not in first
+    wait_for(lambda: counters(mnt).get("invalidated_all", 0) >= 1, timeout=15,
+             what="the mount to go idle")
+    asked = _syncs_in_server_log(fresh_demo.port)
+    time.sleep(INTERVAL * 2)
+    assert _syncs_in_server_log(fresh_demo.port) == asked  # idle: not one news request
+    family_before = get_state(fresh_demo.port)["/demo/prepare"]
+    fresh_demo.client("--suspend", "/demo/prepare/fetch_obs")
+    assert get_state(fresh_demo.port)["/demo/prepare"] == family_before
+    time.sleep(INTERVAL)  # more than half an interval: the view is due for a sync
+    now = found(sh(f"find {mnt} -name '*.sus'").stdout, mnt)
+    assert now == first | {"/demo/prepare/fetch_obs.sus"}
+    expected = {f"{p}.sus" for p, (_k, s) in get_state(fresh_demo.port).items()
+                if s == "suspended"}
+    assert now == expected
 
 
 def test_listings_are_prepared_in_the_background_after_the_mount(fresh_demo, mnt):

@@ -18,6 +18,9 @@ from typing import Any
 
 FUSE_CAP_READDIRPLUS = 1 << 13
 FUSE_CAP_READDIRPLUS_AUTO = 1 << 14
+#: The kernel takes ENOSYS from opendir for "never send opendir or releasedir again",
+#: and then caches every listing until told otherwise (Linux 5.1, libfuse 3.5).
+FUSE_CAP_NO_OPENDIR_SUPPORT = 1 << 24
 UNKNOWN_INO = 0xFFFFFFFF
 ROOT_INO = 1
 DT_DIR, DT_REG = stat.S_IFDIR >> 12, stat.S_IFREG >> 12
@@ -141,6 +144,8 @@ def declare(fm: Any, lib: Any, handler: Callable[[str], Callable[..., None]]
                                            c.c_int64]),
         ("fuse_lowlevel_notify_inval_inode", c.c_int, [c.c_void_p, c.c_uint64,
                                                        c.c_int64, c.c_int64]),
+        ("fuse_lowlevel_notify_inval_entry", c.c_int, [c.c_void_p, c.c_uint64,
+                                                       c.c_char_p, c.c_size_t]),
     ]:
         function = getattr(lib, name)
         function.restype, function.argtypes = restype, argtypes

@@ -2,16 +2,20 @@
 
 Why it is built this way:
 - it is an adapter: names, kinds, sizes, mtimes and bytes all come from fsmap;
-- freshness: the view is synced lazily, when an operation finds it older than
-  ``interval / 2``, and the kernel caches entries and attributes for ``interval / 2``:
+- freshness: the view is synced when an operation finds it older than ``interval /
+  2``, and, where the kernel allows it, every ``interval / 2`` by the session while the
+  mount is in use, which then tells the kernel which directories changed (``push``:
+  see ``session``; directories are cached until told, files for ``interval / 2``);
   what ``ls`` shows is at most one interval old, and an idle mount sends the server
   nothing (every ``news`` request writes a line in the server log);
-- the kernel caches directory listings (FOPEN_CACHE_DIR): a repeated ``find`` reads
-  them from its page cache and only ``opendir`` reaches us. Each ``opendir`` tells the
-  kernel whether its copy is still current (FOPEN_KEEP_CACHE): yes unless a sync since
-  it was served touched that directory (a changed node changes its parent's listing
-  and, through computed states, every ancestor's); a touched directory is listed again
-  and compared. So listings are as fresh as the view, without waiting for a timeout.
+- without push (an older kernel, or ``ECFNB_FUSE_PUSH=0``) the kernel caches entries
+  and attributes for ``interval / 2`` and directory listings (FOPEN_CACHE_DIR): a
+  repeated ``find`` reads them from its page cache and only ``opendir`` reaches us.
+  Each ``opendir`` tells the kernel whether its copy is still current
+  (FOPEN_KEEP_CACHE): yes unless a sync since it was served touched that directory (a
+  changed node changes its parent's listing and, through computed states, every
+  ancestor's); a touched directory is listed again and compared. So listings are as
+  fresh as the view, without waiting for a timeout.
   A directory the kernel never had needs no listing to answer its opendir: it is
   listed just after the reply has gone out (``prepare_listing``), while the reader
   wakes up and asks for the entries; a first ``find`` at 100k tasks takes ~15% less.
@@ -145,6 +149,12 @@ class _OperationsMixin:
         #: a subdirectory's (generation, mtime) as its parent's listing gave it: its
         #: attributes in readdirplus replies and lookups, without asking fsmap again.
         self._dir_attrs: dict[str, tuple[int, float]] = {}
+        #: Set by the session when it tells the kernel of changes itself (``push``):
+        #: then the directories a sync touched are collected for it (``take_stale``).
+        self.push = False
+        self._stale: set[str] = set()
+        self._stale_all = False
+        self._moved: set[str] = set()  # stale directories whose mtime moved already
 
     # -- freshness and errors ----------------------------------------------------------
     def _fresh(self) -> None:
@@ -163,23 +173,60 @@ class _OperationsMixin:
             self._failed_at = 0.0
 
     def _note_sync(self, result: SyncResult) -> None:
-        """Mark the listings a sync may have changed as no longer current."""
+        """Mark the listings a sync may have changed as no longer current (and, when
+        the session pushes changes to the kernel, collect them for it)."""
         with self._dir_lock:
             if result.generation == self._generation:
                 return
             if result.full or result.generation != self._generation + 1:
-                for entry in self._dirs.values():  # everything, or a sync we did not see
-                    entry.current = False
+                touched = list(self._dirs)  # everything, or a sync we did not see
+                self._stale_all = self._stale_all or self.push
             else:
+                touched = []
                 for path in result.changed:
                     while True:  # the node itself (aliases) and every ancestor
-                        entry = self._dirs.get(path)
-                        if entry is not None:
-                            entry.current = False
+                        touched.append(path)
                         if path == "/":
                             break
                         path = path.rpartition("/")[0] or "/"
+            for path in touched:
+                entry = self._dirs.get(path)
+                if entry is not None:
+                    entry.current = False
+            if self.push:
+                self._stale.update(touched)
             self._generation = result.generation
+
+    def take_stale(self) -> tuple[bool, set[str]]:
+        """(everything, the directories) the syncs since the last call touched."""
+        with self._dir_lock:
+            found = self._stale_all, self._stale
+            self._stale_all, self._stale, self._moved = False, set(), set()
+        return found
+
+    def refresh(self) -> bool:
+        """Sync when the view is due (the push thread's poll); whether the server
+        answered (or was not asked)."""
+        try:
+            self._fresh()
+        except self.FuseOSError:
+            return False
+        return True
+
+    def relist(self, path: str) -> DirNames | None:
+        """List a directory again after a sync touched it, for the kernel's next readdir:
+        the listing if its names changed since the kernel was given them (then its
+        mtime moves), else None."""
+        generation, listing = self._listing(path)
+        same, _changed = self._served(path, generation, listing, pending=True)
+        return None if same else listing
+
+    def is_dir(self, path: str) -> bool:
+        """Whether ``path`` is a directory of the map now (without a sync)."""
+        try:
+            return self.fsmap.stat(path, fetch=False).kind == "dir"
+        except (EcfnbError, OSError):
+            return False
 
     def _call(self, fn: Any, *args: Any) -> Any:
         self._fresh()
@@ -297,8 +344,18 @@ class _OperationsMixin:
         return listing
 
     def _dir_version(self, path: str) -> int:
+        """The nanoseconds added to a directory's mtime. A directory a sync touched
+        before the session pushed it (``push``; after an idle mount wakes, the reader's
+        own request brings the sync) moves its mtime once: the kernel that asks for its
+        attributes now drops its copy of the listing by itself."""
         entry = self._dirs.get(path)
-        return entry.version if entry is not None else 0
+        if entry is None:
+            return 0
+        if self.push and path not in self._moved and (self._stale_all or path in self._stale):
+            with self._dir_lock:
+                entry.version = (entry.version + 1) % 1_000_000_000
+                self._moved.add(path)
+        return entry.version
 
     def listed_dir_attrs(self, path: str) -> dict[str, Any] | None:
         """A subdirectory's attributes as its parent's listing at this generation gave
@@ -428,7 +485,8 @@ def serve(fsmap: FileSystemMap, mountpoint: str, interval: float = 10.0) -> None
                         interval,
                         dir_cache=os.environ.get("ECFNB_FUSE_DIR_CACHE", "1") != "0",
                         plus=os.environ.get("ECFNB_FUSE_READDIRPLUS", "1") != "0",
-                        poll_s=float(os.environ.get("ECFNB_FUSE_POLL_US", "200")) / 1e6).run()
+                        poll_s=float(os.environ.get("ECFNB_FUSE_POLL_US", "200")) / 1e6,
+                        push=os.environ.get("ECFNB_FUSE_PUSH", "1") != "0").run()
         return
     fuse_module.FUSE(operations, mountpoint, foreground=True, nothreads=True, fsname=fsname,
                      subtype="ecfnb", **mount_options(interval))

@@ -12,6 +12,17 @@ of them, where the low-level one lets us do better:
   opendir drops them: it took a patch of libfuse's session to get them before);
 - one Python call per request instead of two or three layers of wrappers;
 - the loop is ours: it polls for the next request a moment before sleeping (``_loop``);
+- where the kernel allows it (``FUSE_CAP_NO_OPENDIR_SUPPORT``), the kernel is told of
+  changes instead of asking (``push``): opendir answers ENOSYS (the kernel then sends
+  no opendir or releasedir again and caches every listing), directories' entries and
+  attributes are cached for a day, and a thread syncs every half interval and
+  invalidates exactly the directories a sync touched (``_push_changes``): a ``find``
+  after one change sends the few listings that changed and nothing else (before: one
+  opendir and one getattr a directory, 5,494 at 100k tasks). Files keep the short
+  timeouts (a running job's output grows without the server knowing). An idle mount
+  stops polling (no ``news`` lines in the server log) after ``linger`` seconds without
+  a request, and first drops every directory's attributes so that the next reader
+  asks, which wakes it; a failed sync does the same, so a reader meets the error;
 - once mounted, a background thread prepares every directory's listing and its records
   (``_prepare``, breadth first), so that the first ``find`` finds them made; it works
   only while no request has come for a moment (it would hold the GIL a request waits
@@ -40,10 +51,16 @@ import threading
 import time
 from typing import Any
 
+from .._base.child import pause
 from ..errors import MountError
 from . import abi
+from .ops import COUNTERS_XATTR
 
 log = logging.getLogger(__name__)
+
+#: How long the kernel keeps a directory's entry and attributes when changes are pushed.
+PUSHED_TIMEOUT = 24 * 3600.0
+
 
 class _Reply:
     """One listing as readdirplus records: ``blob`` and where each record ends, and
@@ -79,13 +96,21 @@ class LowLevelSession:
 
     def __init__(self, fuse_module: Any, operations: Any, mountpoint: str, fsname: str,
                  interval: float, dir_cache: bool = True, plus: bool = True,
-                 poll_s: float = 200e-6) -> None:
+                 poll_s: float = 200e-6, push: bool = True) -> None:
         self.fm = fuse_module
         self.lib = fuse_module._libfuse
         self.ops = operations
         self.mountpoint = mountpoint
         self.fsname = fsname
+        self.interval = interval
         self.timeout = max(0.1, interval / 2)  # kernel caching of entries and attributes
+        #: Whether changes are pushed to the kernel (decided at INIT: ``_ll_init``).
+        self.push = False
+        self._may_push = push and dir_cache
+        self.linger = float(os.environ.get("ECFNB_FUSE_LINGER", max(60.0, 4 * interval)))
+        self._ready = threading.Event()  # INIT answered: ``push`` is known
+        self._dir_inos: set[int] = {abi.ROOT_INO}  # the directories the kernel was given
+        self._subdirs: dict[str, set[str]] = {}  # their names, by parent
         self.dir_cache = dir_cache
         self.plus = plus  # readdirplus; without it a walk looks up every subdirectory
         self.poll_s = poll_s  # see _loop
@@ -132,6 +157,8 @@ class LowLevelSession:
                                             name="ecfnb-fuse-prepare", daemon=True)
                 if self.prepare_names > 0:
                     preparer.start()
+                threading.Thread(target=self._push_changes, args=(stop,),
+                                 name="ecfnb-fuse-push", daemon=True).start()
                 try:
                     self._loop(session)
                 finally:
@@ -148,6 +175,9 @@ class LowLevelSession:
         came in the last ``quiet`` seconds; then say so in the counters (``prepared_s``,
         ``prepared_dirs``, ``prepared_done``)."""
         counters = self.ops.counters
+        while not self._ready.is_set():  # the records carry the timeouts INIT decides
+            if pause(stop, 0.01):
+                return
         started, names = time.perf_counter(), 0
         queue = collections.deque(["/"])
         try:
@@ -170,6 +200,77 @@ class LowLevelSession:
             counters["prepared_s"] = time.perf_counter() - started
             counters["prepared_names"] = names
             counters["prepared_done"] = 1
+
+    def _push_changes(self, stop: threading.Event) -> None:
+        """Sync every half interval while the mount is in use, and tell the kernel which
+        directories changed (see the module doc)."""
+        idle, failed = True, False
+        while not pause(stop, max(0.2, self.interval / 2)):
+            if not self.push:
+                if self._ready.is_set():
+                    return  # the kernel asks: nothing to push
+                continue
+            if time.monotonic() - self._last_request > self.linger:
+                if not idle:
+                    self._invalidate_attributes()
+                    idle = True
+                continue
+            idle = False
+            answered = self.ops.refresh()
+            if not answered and not failed:
+                self._invalidate_attributes()
+            failed = not answered
+            everything, paths = self.ops.take_stale()
+            if everything or paths:
+                self._invalidate(everything, paths)
+
+    def _known_dirs(self, paths: set[str] | None = None) -> list[tuple[str, int]]:
+        """(path, inode) of the directories the kernel holds (of ``paths``, if given)."""
+        with self._table_lock:
+            inos, dirs = self._inos, self._dir_inos
+            return [(p, inos[p]) for p in (inos if paths is None else paths)
+                    if p in inos and inos[p] in dirs]
+
+    def _invalidate_attributes(self) -> None:
+        """Drop every directory's attributes in the kernel: its next reader asks us."""
+        for _path, ino in self._known_dirs():
+            self.lib.fuse_lowlevel_notify_inval_inode(self._session, ino, -1, 0)
+        self.ops.counters["invalidated_all"] = self.ops.counters.get("invalidated_all", 0) + 1
+
+    def _invalidate(self, everything: bool, paths: set[str]) -> None:
+        """Tell the kernel what changed in the directories a sync touched: a directory
+        whose names changed loses its cached listing (listed again here first, and
+        compared with what the kernel was given: a meter or a label changes its node's
+        ancestors but no name), every one its attributes (a state moves an mtime), and
+        one no longer there its entry. After a full sync every listing goes."""
+        counters, lib, session = self.ops.counters, self.lib, self._session
+        for path, ino in self._known_dirs(None if everything else paths):
+            if path == "/" or self.ops.is_dir(path):
+                listing, names_changed = None, True
+                try:
+                    if not everything:
+                        listing = self.ops.relist(path)
+                        names_changed = listing is not None
+                except Exception:  # noqa: BLE001 - let the kernel ask: the readdir reports it
+                    pass
+                lib.fuse_lowlevel_notify_inval_inode(session, ino, 0 if names_changed else -1, 0)
+                if listing is not None:  # a subdirectory it no longer has: its entry goes
+                    names = set(listing.names)
+                    with self._table_lock:
+                        kids = list(self._subdirs.get(path, ()))
+                    for kid in kids:
+                        raw = kid.encode("utf-8", "surrogateescape")
+                        if raw not in names:
+                            lib.fuse_lowlevel_notify_inval_entry(session, ino, raw, len(raw))
+                key = "pushed_listing" if names_changed else "pushed_attributes"
+                counters[key] = counters.get(key, 0) + 1
+            else:
+                parent, _slash, name = path.rpartition("/")
+                parent_ino = self._inos.get(parent or "/")
+                if parent_ino is not None:
+                    raw = name.encode("utf-8", "surrogateescape")
+                    lib.fuse_lowlevel_notify_inval_entry(session, parent_ino, raw, len(raw))
+            counters["invalidated"] = counters.get("invalidated", 0) + 1
 
     def _prepared_reply(self, path: str) -> _Reply | None:
         """Prepare ``path``'s listing for the kernel's first readdir (None if it has
@@ -227,11 +328,20 @@ class LowLevelSession:
                 self._paths[ino] = path
             return ino
 
-    def _looked_up(self, ino: int, path: str) -> None:
+    def _looked_up(self, ino: int, path: str, is_dir: bool = False) -> None:
         with self._table_lock:
+            if is_dir:
+                self._given_dir(ino, path)
             self._lookups[ino] = self._lookups.get(ino, 0) + 1
             self._paths[ino] = path
             self._inos.setdefault(path, ino)
+
+    def _given_dir(self, ino: int, path: str) -> None:
+        """Note that the kernel holds directory ``path`` (under ``_table_lock``)."""
+        self._dir_inos.add(ino)
+        parent, _slash, name = path.rpartition("/")
+        if name:
+            self._subdirs.setdefault(parent or "/", set()).add(name)
 
     def _forget(self, ino: int, count: int) -> None:
         with self._table_lock:
@@ -240,6 +350,7 @@ class LowLevelSession:
                 self._lookups[ino] = max(left, 0)
                 return
             self._lookups.pop(ino, None)
+            self._dir_inos.discard(ino)
             path = self._paths.pop(ino, None)
             if path is not None and self._inos.get(path) == ino:
                 del self._inos[path]
@@ -250,18 +361,29 @@ class LowLevelSession:
         st.st_ino = ino
         return st
 
+    def _timeout(self, attrs: dict[str, Any]) -> float:
+        """How long the kernel may keep this entry and its attributes."""
+        if self.push and stat.S_ISDIR(attrs["st_mode"]):
+            return PUSHED_TIMEOUT
+        return self.timeout
+
     def _entry(self, path: str, attrs: dict[str, Any]) -> abi.EntryParam:
         ino = self._ino(path)
         entry = abi.EntryParam()
         entry.ino = ino
         entry.attr = self._stat(attrs, ino)
-        entry.attr_timeout = entry.entry_timeout = self.timeout
+        entry.attr_timeout = entry.entry_timeout = self._timeout(attrs)
+        if stat.S_ISDIR(attrs["st_mode"]):
+            with self._table_lock:
+                self._given_dir(ino, path)
         return entry
 
     # -- requests --------------------------------------------------------------------
-    def _answer(self, req: int, work: Any, *args: Any) -> None:
-        """Run ``work`` (which replies); any error becomes the request's errno."""
-        self._last_request = time.monotonic()
+    def _answer(self, req: int, work: Any, *args: Any, use: bool = True) -> None:
+        """Run ``work`` (which replies); any error becomes the request's errno. ``use``:
+        the request is a reader's (the mount is in use: see ``linger``)."""
+        if use:
+            self._last_request = time.monotonic()
         try:
             work(req, *args)
         except OSError as exc:
@@ -278,6 +400,10 @@ class LowLevelSession:
         else:
             info.want &= ~(abi.FUSE_CAP_READDIRPLUS | abi.FUSE_CAP_READDIRPLUS_AUTO)
         self.ops.counters["kernel_dir_cache"] = 1 if self.dir_cache else 0
+        self.push = self._may_push and bool(info.capable & abi.FUSE_CAP_NO_OPENDIR_SUPPORT)
+        self.ops.push = self.push
+        self.ops.counters["push"] = 1 if self.push else 0
+        self._ready.set()
 
     def _ll_lookup(self, req: int, parent: int, name: bytes) -> None:
         def work(req: int) -> None:
@@ -301,8 +427,9 @@ class LowLevelSession:
         fh = info.contents.fh if info else None  # fstat of an open file: its handle
 
         def work(req: int) -> None:
-            st = self._stat(self.ops.getattr(self._path(ino), fh), ino)
-            self.lib.fuse_reply_attr(req, ctypes.byref(st), self.timeout)
+            attrs = self.ops.getattr(self._path(ino), fh)
+            self.lib.fuse_reply_attr(req, ctypes.byref(self._stat(attrs, ino)),
+                                     self._timeout(attrs))
         self._answer(req, work)
 
     def _ll_open(self, req: int, ino: int, info: Any) -> None:
@@ -325,6 +452,10 @@ class LowLevelSession:
         self._answer(req, work)
 
     def _ll_opendir(self, req: int, ino: int, info: Any) -> None:
+        if self.push:  # never again: the kernel caches every listing, we tell it of changes
+            self._last_request = time.monotonic()
+            self.lib.fuse_reply_err(req, errno.ENOSYS)
+            return
         handle: _DirHandle | None = None
 
         def work(req: int) -> None:
@@ -359,10 +490,22 @@ class LowLevelSession:
         self._dirs.pop(info.contents.fh, None)
         self.lib.fuse_reply_err(req, 0)
 
-    def _listing_reply(self, fh: int, ino: int) -> _Reply:
-        handle = self._dirs.get(fh)
-        if handle is None:  # an open we did not see: list afresh
-            handle = self._dirs[fh] = _DirHandle(self._path(ino))
+    def _handle(self, fh: int, ino: int, offset: int) -> _DirHandle:
+        """The directory's handle: its open's, or without opendir (``push``) one per
+        directory, made afresh at offset 0 (the kernel asks only when its copy went)."""
+        key = fh or -ino
+        handle = self._dirs.get(key)
+        if handle is None or (key < 0 and offset == 0):  # an open we did not see
+            handle = self._dirs[key] = _DirHandle(self._path(ino))
+        return handle
+
+    def _done(self, fh: int, ino: int) -> None:
+        """The listing was read to its end: a handle of no open goes."""
+        if not fh:
+            self._dirs.pop(-ino, None)
+
+    def _listing_reply(self, fh: int, ino: int, offset: int = 0) -> _Reply:
+        handle = self._handle(fh, ino, offset)
         if handle.reply is None:
             listing = self.ops.dir_entries(handle.path)
             prepared = self._prepared.pop(handle.path, None)
@@ -373,15 +516,17 @@ class LowLevelSession:
     def _ll_readdirplus(self, req: int, ino: int, size: int, offset: int,
                         info: Any) -> None:
         def work(req: int) -> None:
-            handle = self._dirs.get(info.contents.fh)
+            fh = info.contents.fh
+            handle = self._dirs.get(fh) if fh else None
             if offset == 0 and handle is not None and handle.reply is not None:
                 # the prepared records: account for them as a readdir (served, counters)
                 if self.ops.dir_entries(handle.path) is not handle.reply.listing:
                     handle.reply = None  # a sync came in between: build again
-            reply = self._listing_reply(info.contents.fh, ino)
+            reply = self._listing_reply(fh, ino, offset)
             started = time.perf_counter()
             count = len(reply.ends)
             if offset >= count:
+                self._done(fh, ino)
                 self.lib.fuse_reply_buf(req, None, 0)
                 return
             begin = reply.ends[offset - 1] if offset else 0
@@ -391,7 +536,7 @@ class LowLevelSession:
                 return
             for index, child_ino, path in reply.plus:
                 if offset <= index < stop:
-                    self._looked_up(child_ino, path)
+                    self._looked_up(child_ino, path, True)
             end = reply.ends[stop - 1]
             self.lib.fuse_reply_buf(req, reply.blob[begin:end], end - begin)
             self.ops.counters["filler_s"] += time.perf_counter() - started
@@ -401,7 +546,9 @@ class LowLevelSession:
         """Plain records, for a kernel without readdirplus (``ECFNB_FUSE_READDIRPLUS=0``
         in the daemon's environment: for tests)."""
         def work(req: int) -> None:
-            names = self._listing_reply(info.contents.fh, ino).listing
+            names = self._listing_reply(info.contents.fh, ino, offset).listing
+            if offset >= len(names.names):
+                self._done(info.contents.fh, ino)
             buf = ctypes.create_string_buffer(size)
             used = 0
             st = self.fm.c_stat()
@@ -428,7 +575,7 @@ class LowLevelSession:
                  + pads[len(name) & 7] for index, name in enumerate(names)]
         plus: list[tuple[int, int, str]] = []
         prefix = path.rstrip("/") + "/"
-        valid, valid_ns = _valid(self.timeout)
+        valid, valid_ns = _valid(PUSHED_TIMEOUT if self.push else self.timeout)
         for index in dirs:
             name = names[index]
             child = prefix + name.decode("utf-8", "surrogateescape")
@@ -466,7 +613,8 @@ class LowLevelSession:
         def work(req: int) -> None:
             value = self.ops.getxattr(self._path(ino), name.decode("utf-8", "surrogateescape"))
             self._reply_sized(req, value, size)
-        self._answer(req, work)
+        # (reading the counters does not keep an idle mount polling)
+        self._answer(req, work, use=name != COUNTERS_XATTR.encode())
 
     def _ll_listxattr(self, req: int, ino: int, size: int) -> None:
         def work(req: int) -> None:
