@@ -170,13 +170,40 @@ def _without_polling(demo: DemoServer, tmp: str, floor: float, interval: float) 
 
 def _after_change(demo: DemoServer, mnt: str, task: str, interval: float, floor: float,
                   before: dict[str, float]) -> None:
-    """One aborted task forced complete, then a find once the mount's view is due for a
-    sync: only the directories whose listing changed are read again."""
+    """One aborted task forced complete, then a find once the daemon has told the
+    kernel (it syncs every quarter interval while the mount is in use; without push,
+    once the view is due for a sync): only the directories whose listing changed are
+    read again. The count found is checked against the CLI's."""
+    pushed = counters(mnt).get("pushed_listing", 0)
     demo.client("--force=complete", task)
-    time.sleep(interval / 2 + 0.2)
+    started = time.perf_counter()
+    if counters(mnt).get("push"):
+        while counters(mnt).get("pushed_listing", 0) == pushed:
+            if time.perf_counter() - started > interval * 2:
+                raise SystemExit("the change was not pushed to the kernel")
+            time.sleep(0.05)
+    else:
+        time.sleep(interval / 2 + 0.2)
+    waited = time.perf_counter() - started
     seconds, found = timed(f"find {mnt} -name '*.abo' | wc -l", 600)
+    truth = _shown_aborted(demo.port)
     print(f"  ecfnb find after 1 change           {fmt(seconds, floor)}  "
-          f"({found.strip()}; {delta(counters(mnt), before)})")
+          f"({found.strip()}, the CLI says {truth}; pushed {waited:.1f} s after "
+          f"the change; {delta(counters(mnt), before)})")
+
+
+def _shown_aborted(port: int) -> int:
+    """The nodes ``--get_state`` says are aborted and not suspended (a suspended node
+    shows ``.sus``), read without ecfnb."""
+    text = subprocess.run(["ecflow_client", "--port", str(port), "--get_state"],
+                          capture_output=True, text=True, timeout=300).stdout
+    count = 0
+    for line in text.splitlines():
+        kind, _space, rest = line.strip().partition(" ")
+        if kind in ("suite", "family", "task", "alias") and "#" in rest:
+            fields = dict(f.split(":", 1) for f in rest.split("#", 1)[1].split() if ":" in f)
+            count += fields.get("state") == "aborted" and fields.get("suspended") != "1"
+    return count
 
 
 def _naive(demo: DemoServer, tmp: str, floor: float, naive_timeout: float) -> None:

@@ -273,6 +273,44 @@ NOTEBOOK_SETTINGS = {"@jupyterlab/notebook-extension/tracker": {
 
 
 # -- notebooks with explorers (the recipes of test_browser_explorer.py, shared) -------------
+def pollers(ports: Sequence[int]) -> list[str]:
+    """The explorer's and watcher's polling processes of servers on ``ports``."""
+    found = subprocess.run(["pgrep", "-af", r"ecfnb\.(widgets|_watch)\.poller"],
+                           capture_output=True, text=True).stdout
+    return [line for line in found.splitlines()
+            if any(re.search(rf"poller localhost:{port}\b", line) for port in ports)]
+
+
+def watch_console(page) -> None:
+    """Browser errors go to the test's output (shown when it fails)."""
+    page.on("console", lambda m: print(f"console {m.type}: {m.text}")
+            if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: print(f"page error: {e}"))
+
+
+@contextlib.contextmanager
+def kernels_page(lab: Lab, ports: Sequence[int]) -> Iterator[Any]:
+    """A browser page (its console in the test's output); after the test the lab's
+    kernels are shut down and their pollers of ``ports`` gone, before the servers
+    stop (the server fixtures are set up before the page's)."""
+    try:
+        with chromium_page() as page:
+            watch_console(page)
+            yield page
+    finally:
+        shut_kernels_down(lab)
+        wait_for_pollers_gone(ports)
+
+
+def wait_for_pollers_gone(ports: Sequence[int], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while pollers(ports):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the polling processes of ports {list(ports)} did not "
+                                 f"end with the kernel: {pollers(ports)}")
+        time.sleep(0.2)
+
+
 def write_notebook(lab: Lab, name: str, *sources: str) -> None:
     """A notebook of code cells ``sources`` in the lab's root."""
     cells = [{"cell_type": "code", "execution_count": None, "id": f"cell{i}", "metadata": {},

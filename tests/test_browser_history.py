@@ -32,11 +32,9 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from test_browser_panels import (
     explore_cell,
-    pollers,
     serve,
     shots,
     wait_shown,
-    watch_console,
 )
 from test_forecast import FILES as FC_FILES
 from test_forecast import SUITE as FC_SUITE
@@ -47,12 +45,11 @@ from test_history import quiet_snapshot, snapshot
 
 from browser import (
     anchor,
-    chromium_page,
     click_tab,
     expander,
+    kernels_page,
     open_and_run,
     own_user_lab,
-    shut_kernels_down,
     write_notebook,
 )
 from conftest import wait_for
@@ -74,16 +71,8 @@ def ports() -> list[int]:
 
 @pytest.fixture
 def page(lab, ports):
-    """A browser page; after the test the lab's kernels are shut down and their pollers
-    gone, before the test's server stops (servers are requested before ``page``)."""
-    try:
-        with chromium_page() as page:
-            watch_console(page)
-            yield page
-    finally:
-        shut_kernels_down(lab)
-        wait_for(lambda: pollers(ports) == [], timeout=15,
-                 what="the explorer's polling process to end with the kernel")
+    with kernels_page(lab, ports) as page:
+        yield page
 
 
 @pytest.fixture

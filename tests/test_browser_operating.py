@@ -34,21 +34,18 @@ import pytest
 from test_browser_panels import (
     explore_cell,
     log_file_lines,
-    pollers,
     shots,
     wait_shown,
-    watch_console,
 )
 from test_operating import TASKS, op, query  # noqa: F401 - op: the server fixture
 
 from browser import (
     anchor,
-    chromium_page,
     click_tab,
     expander,
+    kernels_page,
     open_and_run,
     own_user_lab,
-    shut_kernels_down,
     write_notebook,
 )
 from conftest import make_read_only, wait_for
@@ -74,16 +71,8 @@ def served(op):  # noqa: F811 - test_operating's fixture, imported above
 
 @pytest.fixture
 def page(lab, served):
-    """A browser page; after the test the lab's kernels are shut down and their
-    pollers gone, before the server stops."""
-    try:
-        with chromium_page() as page:
-            watch_console(page)
-            yield page
-    finally:
-        shut_kernels_down(lab)
-        wait_for(lambda: pollers([served.port]) == [], timeout=15,
-                 what="the explorer's polling process to end with the kernel")
+    with kernels_page(lab, [served.port]) as page:
+        yield page
 
 
 # -- helpers --------------------------------------------------------------------------------

@@ -49,12 +49,13 @@ from browser import (
     chromium_page,
     click_tab,
     expander,
+    kernels_page,
     open_and_run,
     own_user_lab,
     root_anchor,
     screenshot,
-    shut_kernels_down,
     text_lines,
+    watch_console,
     write_notebook,
 )
 from conftest import NODE_LINE, get_state, make_read_only, wait_for
@@ -76,26 +77,9 @@ def ports() -> list[int]:
 
 
 @pytest.fixture
-def kernels_down(lab, ports):
-    """After the test: the lab's kernels shut down, and their pollers gone with them."""
-    yield
-    shut_kernels_down(lab)
-    wait_for(lambda: pollers(ports) == [], timeout=15,
-             what="the explorer's and watcher's polling processes to end with the kernel")
-
-
-@pytest.fixture
-def page(kernels_down):
-    with chromium_page() as page:
-        watch_console(page)
+def page(lab, ports):
+    with kernels_page(lab, ports) as page:
         yield page
-
-
-def watch_console(page) -> None:
-    """Browser errors go to the test's output (shown when it fails)."""
-    page.on("console", lambda m: print(f"console {m.type}: {m.text}")
-            if m.type in ("error", "warning") else None)
-    page.on("pageerror", lambda e: print(f"page error: {e}"))
 
 
 def serve(ports: list[int], **options):
@@ -106,13 +90,6 @@ def serve(ports: list[int], **options):
 
 
 # -- helpers --------------------------------------------------------------------------------
-def pollers(ports: list[int]) -> list[str]:
-    found = subprocess.run(["pgrep", "-af", r"ecfnb\.(widgets|_watch)\.poller"],
-                           capture_output=True, text=True).stdout
-    return [line for line in found.splitlines()
-            if any(re.search(rf"poller localhost:{port}\b", line) for port in ports)]
-
-
 @contextlib.contextmanager
 def shots(page, name: str):
     """A screenshot tests/artifacts/NAME.png at the end, NAME-failed.png on failure."""
