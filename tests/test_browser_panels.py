@@ -54,7 +54,9 @@ from browser import (
     own_user_lab,
     root_anchor,
     screenshot,
+    shut_kernels_down,
     text_lines,
+    wait_for_pollers_gone,
     watch_console,
     write_notebook,
 )
@@ -80,6 +82,15 @@ def ports() -> list[int]:
 def page(lab, ports):
     with kernels_page(lab, ports) as page:
         yield page
+
+
+@pytest.fixture
+def kernels_down(lab, ports):
+    """For a test that opens its own page: after it, the lab's kernels shut down and
+    their pollers gone."""
+    yield
+    shut_kernels_down(lab)
+    wait_for_pollers_gone(ports)
 
 
 def serve(ports: list[int], **options):

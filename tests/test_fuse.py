@@ -163,6 +163,24 @@ def test_listings_cached_by_the_kernel_until_the_server_changes(fresh_demo, mnt)
         pushed["pushed_listing"] + 1
 
 
+def test_a_cached_listing_shows_a_change_half_an_interval_after_it(fresh_demo, mnt):
+    """The kernel answers from its cache (no request reaches the daemon), yet a change
+    is in the listing once the view is due for a sync: the daemon syncs as soon as it
+    is half an interval old and pushes the change."""
+    interval = 6.0
+    ecfnb.mount(fresh_demo.address, mnt, interval=interval)
+    folder = f"{mnt}/demo/prepare"
+    assert "fetch_obs.sus" not in os.listdir(folder)
+    before = counters(mnt)
+    assert "fetch_obs.sus" not in os.listdir(folder)
+    assert counters(mnt)["readdir"] == before["readdir"]  # from the kernel's cache
+    fresh_demo.client("--suspend", "/demo/prepare/fetch_obs")
+    changed = time.monotonic()
+    wait_for(lambda: "fetch_obs.sus" in os.listdir(folder), timeout=interval * 2,
+             interval=0.05, what="the suspension in the cached listing")
+    assert time.monotonic() - changed <= interval / 2 + 1.0
+
+
 def _syncs_in_server_log(port: int) -> int:
     """The news/sync requests the server logged (``ecflow_client --log=get``)."""
     text = subprocess.run(["ecflow_client", "--port", str(port), "--log=get", "100000"],

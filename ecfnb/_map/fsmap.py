@@ -218,6 +218,16 @@ class FileSystemMap:
                 return None  # another thread synced while we waited
             return self.refresh()
 
+    def age(self) -> float:
+        """How old the view is.
+
+        Returns
+        -------
+        float
+            Seconds since the last sync (``inf`` before the first): a surface that
+            syncs on its own (a mount that pushes changes) syncs when it is due."""
+        return time.monotonic() - self._refreshed_at
+
     def invalidate(self) -> None:
         """The next ``refresh_if_older`` syncs, however young the view."""
         self._refreshed_at = -math.inf
