@@ -110,6 +110,7 @@ class LowLevelSession:
         self._may_push = push and dir_cache
         self.linger = float(os.environ.get("ECFNB_FUSE_LINGER", max(60.0, 4 * interval)))
         self._ready = threading.Event()  # INIT answered: ``push`` is known
+        self._stopping = threading.Event()  # the session's stop, once it runs
         self._dir_inos: set[int] = {abi.ROOT_INO}  # the directories the kernel was given
         self._subdirs: dict[str, set[str]] = {}  # their names, by parent
         self.dir_cache = dir_cache
@@ -158,12 +159,14 @@ class LowLevelSession:
                                             name="ecfnb-fuse-prepare", daemon=True)
                 if self.prepare_names > 0:
                     preparer.start()
-                threading.Thread(target=self._push_changes, args=(stop,),
-                                 name="ecfnb-fuse-push", daemon=True).start()
+                pusher = threading.Thread(target=self._push_changes, args=(stop,),
+                                          name="ecfnb-fuse-push", daemon=True)
+                pusher.start()
                 try:
                     self._loop(session)
                 finally:
                     stop.set()
+                    pusher.join(10)  # no notification into a session being destroyed
                     lib.fuse_session_unmount(session)
             finally:
                 lib.fuse_remove_signal_handlers(session)
@@ -205,6 +208,7 @@ class LowLevelSession:
     def _push_changes(self, stop: threading.Event) -> None:
         """Sync every half interval while the mount is in use, and tell the kernel which
         directories changed (see the module doc)."""
+        self._stopping = stop
         idle, failed, wait = True, False, 0.2
         while not pause(stop, wait):
             # the next look: when the view is due for a sync (half an interval old), or in
@@ -238,6 +242,8 @@ class LowLevelSession:
     def _invalidate_attributes(self) -> None:
         """Drop every directory's attributes in the kernel: its next reader asks us."""
         for _path, ino in self._known_dirs():
+            if self._stopping.is_set():
+                return
             self.lib.fuse_lowlevel_notify_inval_inode(self._session, ino, -1, 0)
         self.ops.counters["invalidated_all"] = self.ops.counters.get("invalidated_all", 0) + 1
 
@@ -249,6 +255,8 @@ class LowLevelSession:
         one no longer there its entry. After a full sync every listing goes."""
         counters, lib, session = self.ops.counters, self.lib, self._session
         for path, ino in self._known_dirs(None if everything else paths):
+            if self._stopping.is_set():
+                return
             if path == "/" or self.ops.is_dir(path):
                 listing, names_changed = None, True
                 try:
