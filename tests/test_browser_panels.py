@@ -621,8 +621,11 @@ def test_timeline_bars_durations_and_click(lab, demo, ports, page):
         view.locator('svg.ecfnb-timeline rect.ecfnb-run'
                      '[data-ecfnb-arg="/demo/forecast/model"]').last.click()
         wait_shown(page, "/demo/forecast/model")
-        assert page.locator(".ecfnb-tree li.ecfnb-tree-selected > span.ecfnb-tree-anchor "
-                            'span[data-ecf-path="/demo/forecast/model"]').count() == 1
+        # (the tree marks its selection on its own redraw, a moment after the panel's)
+        selected = page.locator(".ecfnb-tree li.ecfnb-tree-selected > span.ecfnb-tree-anchor "
+                                'span[data-ecf-path="/demo/forecast/model"]')
+        selected.wait_for(timeout=10_000)
+        assert selected.count() == 1
 
 
 # -- 5. table and search --------------------------------------------------------------------

@@ -125,6 +125,9 @@ class _OperationsMixin:
 
     FuseOSError: type[Exception]
     use_ns = True
+    #: Extended attributes whose reading is not a reader's use of the mount (the
+    #: session's idle rule): the counters a test or a benchmark polls.
+    QUIET_XATTRS = frozenset({COUNTERS_XATTR})
 
     def __init__(self, fsmap: FileSystemMap, interval: float, retry: float = 1.0) -> None:
         self.fsmap = fsmap

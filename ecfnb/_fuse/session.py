@@ -55,7 +55,6 @@ from typing import Any
 from .._base.child import pause
 from ..errors import MountError
 from . import abi
-from .ops import COUNTERS_XATTR
 
 log = logging.getLogger(__name__)
 
@@ -627,7 +626,7 @@ class LowLevelSession:
             value = self.ops.getxattr(self._path(ino), name.decode("utf-8", "surrogateescape"))
             self._reply_sized(req, value, size)
         # (reading the counters does not keep an idle mount polling)
-        self._answer(req, work, use=name != COUNTERS_XATTR.encode())
+        self._answer(req, work, use=name.decode("utf-8", "replace") not in self.ops.QUIET_XATTRS)
 
     def _ll_listxattr(self, req: int, ino: int, size: int) -> None:
         def work(req: int) -> None:
