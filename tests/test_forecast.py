@@ -100,14 +100,16 @@ def test_durations_come_from_the_first_runs_cycles(made):
     """A repeat's cycles are runs of the same tasks; a retried task's length runs from
     its first try's submission (the try that failed is part of the wait)."""
     # the completions logged by the time the forecast read the log (a may end while
-    # it is made: either count, and only those)
-    def done(path: str, by: datetime) -> int:
-        return sum(1 for m, s, p in made.log if s == "complete" and p == path and m <= by)
+    # it is made: either count, and only those). The log stamps whole seconds: a line
+    # stamped S was written during [S, S + 1 s), so before ``asked`` only if S + 1 s is.
+    def done(path: str, by: datetime, written: timedelta = timedelta(0)) -> int:
+        return sum(1 for m, s, p in made.log if s == "complete" and p == path and
+                   m + written <= by)
     for name in "abcd":
         path = f"/fc/run/{name}"
         estimate = made.forecast[path].estimate
-        assert done(path, made.asked) <= estimate.runs <= done(path, made.answered + timedelta(
-            seconds=1)), (name, estimate)
+        assert done(path, made.asked, timedelta(seconds=1)) <= estimate.runs <= done(
+            path, made.answered + timedelta(seconds=1)), (name, estimate)
         assert estimate.source == str(estimate.runs)
     run_b, run_c = made.forecast["/fc/run/b"].estimate, made.forecast["/fc/run/c"].estimate
     assert run_b.typical > run_c.typical
