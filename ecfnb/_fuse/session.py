@@ -19,8 +19,8 @@ of them, where the low-level one lets us do better:
   interval old and invalidates exactly the directories a sync touched
   (``_push_changes``): a ``find`` after one change reads the few listings that
   changed, and sends nothing else (before: one opendir and one getattr a directory,
-  5,494 at 100k tasks). Files keep the short
-  timeouts (a running job's output grows without the server knowing). An idle mount
+  5,494 at 100k tasks). Files keep the short timeouts (a running job's output grows
+  without the server knowing). An idle mount
   stops polling (no ``news`` lines in the server log) after ``linger`` seconds without
   a request, and first drops every directory's attributes so that the next reader
   asks, which wakes it; a failed sync does the same, so a reader meets the error;
@@ -372,11 +372,13 @@ class LowLevelSession:
         st.st_ino = ino
         return st
 
+    def _dir_timeout(self) -> float:
+        """How long the kernel may keep a directory's entry and attributes."""
+        return PUSHED_TIMEOUT if self.push else self.timeout
+
     def _timeout(self, attrs: dict[str, Any]) -> float:
         """How long the kernel may keep this entry and its attributes."""
-        if self.push and stat.S_ISDIR(attrs["st_mode"]):
-            return PUSHED_TIMEOUT
-        return self.timeout
+        return self._dir_timeout() if stat.S_ISDIR(attrs["st_mode"]) else self.timeout
 
     def _entry(self, path: str, attrs: dict[str, Any]) -> abi.EntryParam:
         ino = self._ino(path)
@@ -465,8 +467,7 @@ class LowLevelSession:
 
     def _ll_opendir(self, req: int, ino: int, info: Any) -> None:
         if self.push:  # never again: the kernel caches every listing, we tell it of changes
-            self._last_request = time.monotonic()
-            self.lib.fuse_reply_err(req, errno.ENOSYS)
+            self._answer(req, lambda req: self.lib.fuse_reply_err(req, errno.ENOSYS))
             return
         handle: _DirHandle | None = None
 
@@ -587,7 +588,7 @@ class LowLevelSession:
                  + pads[len(name) & 7] for index, name in enumerate(names)]
         plus: list[tuple[int, int, str]] = []
         prefix = path.rstrip("/") + "/"
-        valid, valid_ns = _valid(PUSHED_TIMEOUT if self.push else self.timeout)
+        valid, valid_ns = _valid(self._dir_timeout())
         for index in dirs:
             name = names[index]
             child = prefix + name.decode("utf-8", "surrogateescape")
