@@ -369,11 +369,17 @@ def test_long_output_line_wraps_inside_the_panel(lab, fresh_demo, page):
                                    f'echo "{long_line}"\n%include <tail.h>'))
     fresh_demo.client("--requeue", FETCH)
     server = Server(fresh_demo.host, fresh_demo.port)
-    server.sync()
-    jobout = Path(server.variable(FETCH, "ECF_JOBOUT"))
-    wait_for(lambda: get_state(fresh_demo.port)[FETCH][1] == "complete"
-             and long_line.encode() in jobout.read_bytes(), timeout=60,
-             what=f"{FETCH} to run again and write its long line")
+
+    def written() -> bool:
+        """Run again and its output written. ECF_JOBOUT is read once it completed: read
+        just after the requeue, before the job was submitted, it names try 0's file,
+        which never exists (a CI failure)."""
+        if get_state(fresh_demo.port)[FETCH][1] != "complete":
+            return False
+        server.sync()
+        jobout = Path(server.variable(FETCH, "ECF_JOBOUT"))
+        return jobout.is_file() and long_line.encode() in jobout.read_bytes()
+    wait_for(written, timeout=60, what=f"{FETCH} to run again and write its long line")
     write_notebook(lab, "long_line.ipynb",
                    explore_cell(fresh_demo.address, path=FETCH, interval=1))
     try:
