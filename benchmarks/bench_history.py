@@ -1,6 +1,7 @@
 """The tree at a past instant from a big server log, against one cold sync of the same
-server in the same run; the time slider's steps (the rows on screen, as the explorer
-reads them) and the whole tree at an instant; RSS the history adds.
+server in the same run: the rows on screen (as the explorer reads them) and every node,
+from the log's stored stretches (``logstore``, stored once first: its time and size)
+and read backwards without them; the time slider's steps and jumps; RSS it adds.
 
 The log is synthetic but shaped like a busy server's: cycles that each run every task
 of the server, in the suite's order (queued, submitted, active, complete, and the
@@ -17,8 +18,10 @@ Run: ``.venv/bin/python benchmarks/bench_history.py --tasks 100000 --log-mb 1000
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +35,7 @@ from ecfnb import DemoServer, Server, history  # noqa: E402
 from ecfnb._base.serverlog import LogClock  # noqa: E402
 from ecfnb._map.history import History  # noqa: E402
 from ecfnb._map.logindex import LogIndex  # noqa: E402
+from ecfnb._map.logstore import LogStore  # noqa: E402
 
 FILLER = ("MSG:[{t}] --news=0 {n} 5 :op@host [:NO_NEWS]",
           "MSG:[{t}] --sync=0 {n} 5 :op@host",
@@ -110,7 +114,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--rows", type=int, default=1500, help="rows on screen")
+    parser.add_argument("--stretch", type=int, help="bytes of log per stored stretch "
+                        "(default: logstore's; small to store the stretches of a small log)")
     args = parser.parse_args()
+    if args.stretch:
+        os.environ["ECFNB_LOG_STRETCH"] = str(args.stretch)
     with DemoServer(tasks=args.tasks) as demo, \
             tempfile.TemporaryDirectory(prefix="ecfnb-bench-history-") as tmp:
         server = Server(demo.address)
@@ -124,57 +132,104 @@ def main() -> None:
               f"from {BEGIN:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} (UTC stamps)")
         syncs = [cold_sync(demo.address) for _ in range(args.repeat)]
         baseline = statistics.median(syncs)
-        # the server's own reading (its sync and table, the log opened by position)
+        # the log's stretches stored once (what ``history()`` starts in a child process)
+        os.environ["ECFNB_CACHE"] = str(Path(tmp) / "cache")
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "ecfnb._map.logstore", str(log)], cwd=ROOT,
+                       check=True)
+        built = time.perf_counter() - started
+        store_mb = sum(f.stat().st_size for f in (Path(tmp) / "cache").rglob("*")
+                       if f.is_file()) / 1e6
+        kept = LogStore.open(log)
+        kept.refresh()
+        print(f"{len(kept.records)} stretches stored once, in a child process: {built:.1f} s, "
+              f"{store_mb:.1f} MB ({store_mb / (size / 1e6):.1%} of the log)")
+        # the server's own opening (its sync, the log mapped, its span; rows when needed)
         opens = []
         for _ in range(args.repeat):
             start = time.perf_counter()
             own = history(server, log_file=log, tz="UTC")
             opens.append(time.perf_counter() - start)
         opened = statistics.median(opens)
-        current = {p: (state, since, try_no) for p, (state, since, try_no)
-                   in own.current.items()}
+        # what reading the server's nodes now adds (``history()`` reads them when needed:
+        # one by one for the rows on screen, every row for the whole tree)
+        fresh = history(server, log_file=log, tz="UTC")
+        rng = random.Random(2)
+        shown = rng.sample([r.path for r in rows], min(args.rows, len(rows)))
+        start = time.perf_counter()
+        for path in shown:
+            fresh.current[path]
+        now_shown = time.perf_counter() - start
+        start = time.perf_counter()
+        fresh.current.rows()
+        now_all = time.perf_counter() - start
+        # the server's nodes did not live the log: what it says they did last
+        current = dict(own.current.items())
         for path, (state, moment) in ended.items():
             if path in current:
                 current[path] = (state, moment.replace(tzinfo=timezone.utc), 1)
+        tasks_set = {p for p in current if own.current.kind(p) in ("task", "alias")}
         span = (last - BEGIN).total_seconds()
+
+        def opened_history(stored: bool) -> History:
+            return History(LogIndex.open(log, LogClock(), grep=not stored), current, str(log),
+                           LogClock(), tasks_set, LogStore.open(log) if stored else None)
         for share in (0.5, 0.9):
             instant = (BEGIN + timedelta(seconds=span * share)).replace(tzinfo=timezone.utc)
-            times, before = [], rss_mb()
+            screen, whole, backwards, before = [], [], [], rss_mb()
             for _ in range(args.repeat):
-                past = History(LogIndex.open(log, LogClock()), current, str(log), LogClock(),
-                               own.tasks)
+                past = opened_history(True)
                 start = time.perf_counter()
                 tree = past.at(instant)
-                times.append(time.perf_counter() - start)
+                for path in shown:
+                    tree.nodes.get(path)
+                screen.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                every = dict(tree.nodes.items())
+                whole.append(time.perf_counter() - start + screen[-1])
+                past = opened_history(False)
+                start = time.perf_counter()
+                old = past.at(instant)
+                backwards.append(time.perf_counter() - start)
+                wrong = sum(1 for p, n in old.nodes.items() if every[p] != n)
             grown = rss_mb() - before
-            rebuild = opened + statistics.median(times)
-            print(f"the tree at {share:.0%} of a {size / 1e6:,.0f} MB log ({len(tree):,} "
-                  f"nodes): {rebuild:.2f} s (open {opened:.2f} + rebuild "
-                  f"{statistics.median(times):.2f}); one cold sync {baseline:.2f} s; ratio "
-                  f"{rebuild / baseline:.2f} (target <= 1); RSS +{grown:.0f} MB")
-        rng = random.Random(2)
-        shown = rng.sample([r.path for r in rows], min(args.rows, len(rows)))
-        past = History(LogIndex.open(log, LogClock()), current, str(log), LogClock(),
-                               own.tasks)
-        moment = (BEGIN + timedelta(seconds=span * 0.5)).replace(tzinfo=timezone.utc)
-        past.at(moment)  # the first step
-        forward, jumps = [], []
-        for _ in range(args.steps):  # a drag: a hundredth of the span at a time
-            moment += timedelta(seconds=span / 100)
-            start = time.perf_counter()
-            tree = past.at(moment)
-            for path in shown:
-                tree.nodes.get(path)
-            forward.append(time.perf_counter() - start)
-        for _ in range(max(2, args.steps // 4)):  # jumps anywhere, back or forth
-            moment = (BEGIN + timedelta(seconds=rng.uniform(0, span))).replace(
-                tzinfo=timezone.utc)
-            start = time.perf_counter()
-            past.at(moment)
-            jumps.append(time.perf_counter() - start)
-        print(f"slider step forward by 1% of the span ({len(shown):,} rows on screen): "
-              f"median {statistics.median(forward):.3f} s, worst {max(forward):.3f} s "
-              f"(target <= 0.2); a jump anywhere: median {statistics.median(jumps):.3f} s")
+            shown_cost = opened + now_shown + statistics.median(screen)
+            print(f"the tree at {share:.0%} of a {size / 1e6:,.0f} MB log ({len(every):,} "
+                  f"nodes, {len(shown):,} on screen): {shown_cost:.2f} s (open {opened:.2f} + "
+                  f"their nodes now {now_shown:.2f} + as they were "
+                  f"{statistics.median(screen):.2f}); one cold sync {baseline:.2f} s; ratio "
+                  f"{shown_cost / baseline:.2f} (target <= 1)")
+            whole_cost = opened + now_all + statistics.median(whole)
+            back_cost = opened + now_all + statistics.median(backwards)
+            print(f"  every node at that instant: {whole_cost:.2f} s (every node now "
+                  f"{now_all:.2f} + as they were {statistics.median(whole):.2f}), ratio "
+                  f"{whole_cost / baseline:.2f}; read backwards without the stored stretches "
+                  f"{back_cost:.2f} s, ratio {back_cost / baseline:.2f}; nodes that differ "
+                  f"between the two readings: {wrong}; RSS +{grown:.0f} MB")
+        for label, stored in (("stored stretches", True), ("read backwards", False)):
+            past = opened_history(stored)
+            moment = (BEGIN + timedelta(seconds=span * 0.5)).replace(tzinfo=timezone.utc)
+            past.at(moment)  # the first step
+            forward, jumps = [], []
+            for _ in range(args.steps):  # a drag: a hundredth of the span at a time
+                moment += timedelta(seconds=span / 100)
+                start = time.perf_counter()
+                tree = past.at(moment)
+                for path in shown:
+                    tree.nodes.get(path)
+                forward.append(time.perf_counter() - start)
+            for _ in range(max(2, args.steps // 4)):  # jumps anywhere, back or forth
+                moment = (BEGIN + timedelta(seconds=rng.uniform(0, span))).replace(
+                    tzinfo=timezone.utc)
+                start = time.perf_counter()
+                tree = past.at(moment)
+                for path in shown:
+                    tree.nodes.get(path)
+                jumps.append(time.perf_counter() - start)
+            print(f"slider step forward by 1% of the span ({len(shown):,} rows on screen, "
+                  f"{label}): median {statistics.median(forward):.3f} s, worst "
+                  f"{max(forward):.3f} s (target <= 0.2); a jump anywhere: median "
+                  f"{statistics.median(jumps):.3f} s")
 
 
 if __name__ == "__main__":

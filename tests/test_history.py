@@ -4,6 +4,7 @@ server whose log is in another zone, with retries and a suspension."""
 
 from __future__ import annotations
 
+import fcntl
 import re
 import time
 from datetime import datetime, timezone
@@ -153,3 +154,76 @@ def test_the_tree_at_past_instants_is_what_the_server_said_then(hist, tmp_path):
         assert "ecfnb-past" not in explorer.tree.widget_of("/hist/f/b").name
     finally:
         explorer.close()
+
+
+def test_the_stored_stretches_give_the_trees_the_log_gives(hist, tmp_path, monkeypatch):
+    """The log's stretches stored by ``history()``'s child (small ones here, so a test's
+    log has many): the tree at each instant, read from them node by node (the explorer's
+    way) and whole, equals what ``--get_state`` said then and the whole log's reading,
+    also once the log has grown past what is stored, and again when it is stored on."""
+    monkeypatch.setenv("ECFNB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("ECFNB_LOG_STRETCH", "512")
+    port = hist.port
+    wait_until(lambda: snapshot(port)[1].get("/hist/f/a", ("",))[0] == "active",
+               what="a active")
+    early, then = quiet_snapshot(port)
+    time.sleep(1.1)
+    client(port, "--suspend", "/hist/g")
+    wait_until(lambda: snapshot(port)[1]["/hist/f/b"] == ("aborted", "2"), timeout=60,
+               what="b aborted on its second try")
+    late, now = quiet_snapshot(port)
+    server = Server("localhost", port)
+    opened = ecfnb.history(server)
+    assert opened.indexed(timeout=60), "the stretches were not stored"
+    log = Path(opened.source)
+    assert len(opened.store.records) >= 5 and opened.store.covered > log.stat().st_size // 2
+    for moment, expected in ((early, then), (late, now)):
+        tree = opened.at(moment)
+        for path, (state, try_no) in expected.items():
+            assert tree[path].state == state, (moment, path, tree[path], state)
+            if path.startswith("/hist/f/") and state != "queued":
+                assert str(tree[path].try_no) == try_no, (path, tree[path], try_no)
+    assert opened.at(late)["/hist/f/b"].reason == "broken-2"
+
+    def same_trees(stored: ecfnb.History, moments: list[datetime]) -> None:
+        whole = ecfnb.history(server)
+        assert whole.changes
+        for moment in moments:
+            full = whole.at(moment)
+            one_by_one = stored.at(moment)
+            paths = sorted(full.nodes)
+            assert {p: one_by_one[p] for p in paths} == {p: full[p] for p in paths}, moment
+            every = dict(stored.at(moment).nodes.items())
+            assert {p: every[p] for p in paths} == {p: full[p] for p in paths}, moment
+
+    first, last = opened.span
+    moments = [first + (last - first) * k / 40 for k in range(41)]
+    same_trees(opened, moments + moments[::-3])  # forwards, then jumps back
+    # the log grows (g resumed, f run again) while another pass holds the store: the
+    # part after what is stored is read from the log, to the same trees
+    client(port, "--resume", "/hist/g")
+    client(port, "--requeue", "/hist/f")
+    wait_until(lambda: snapshot(port)[1]["/hist/f/b"] == ("aborted", "2"), timeout=60,
+               what="b aborted again")
+    covered = opened.store.covered
+    assert log.stat().st_size - covered > 1024
+    with open(opened.store.folder / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        grown = ecfnb.history(server)
+        assert grown.indexed(timeout=30) and grown.store.covered == covered
+        end = grown.span[1]
+        later = [last + (end - last) * k / 12 for k in range(13)]
+        same_trees(grown, later + moments[::7] + later[::-2])
+    again = ecfnb.history(server)
+    assert again.indexed(timeout=60)
+    deadline = time.monotonic() + 30
+    while again.store.covered == covered and time.monotonic() < deadline:
+        time.sleep(0.2)  # (a pass started by ``grown`` may have ended first)
+        again = ecfnb.history(server)
+        again.indexed(timeout=30)
+    assert again.store.covered > covered, "the grown log was not stored on"
+    same_trees(again, later + moments[::5])
+    # a log cleared by the server (other first bytes): its old stretches are not used
+    client(port, "--log=clear")
+    cleared = ecfnb.history(server)
+    assert not cleared.indexed() or cleared.store.covered <= Path(cleared.source).stat().st_size

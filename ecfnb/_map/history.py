@@ -28,7 +28,7 @@ import functools
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html import escape
@@ -38,7 +38,9 @@ from .._base.html import state_chip
 from .._base.serverlog import LogClock, parse_line, state_change
 from .._server.nodes import parse_time
 from .._server.server import Server, normalise_path
-from .logindex import LogIndex, margin
+from ..errors import NodeNotFound
+from .logindex import EVERY, Change, LogIndex, margin
+from .logstore import LogStore
 
 __all__ = ["history", "History", "PastTree", "PastNode", "HistoryDiff", "BEFORE_THE_LOG"]
 
@@ -62,10 +64,15 @@ class PastTree:
     """Every node of the server at ``instant`` (UTC), read-only."""
 
     instant: datetime
-    nodes: dict[str, PastNode] = field(repr=False)
+    #: path -> PastNode (read per node when the log's stretches are stored: what is
+    #: looked at costs, not the whole tree; iterating it reads every node)
+    nodes: Mapping[str, PastNode] = field(repr=False)
 
     def __getitem__(self, path: str) -> PastNode:
         return self.nodes[normalise_path(path)]
+
+    def get(self, path: str) -> PastNode | None:
+        return self.nodes.get(normalise_path(path))
 
     def __contains__(self, path: object) -> bool:
         return isinstance(path, str) and normalise_path(path) in self.nodes
@@ -128,12 +135,17 @@ class History:
     reads what lies between; ``changes`` (every change of every node) is one whole
     pass, made only when asked for."""
 
-    def __init__(self, index: LogIndex, current: dict[str, tuple[str, datetime | None, int]],
-                 source: str, clock: LogClock, tasks: set[str] | None = None) -> None:
+    def __init__(self, index: LogIndex, current: Mapping[str, tuple[str, datetime | None, int]],
+                 source: str, clock: LogClock, tasks: set[str] | _Tasks | None = None,
+                 store: LogStore | None = None) -> None:
         self.index = index
         #: The task paths (tries are counted for them only; default: every node).
         self.tasks = set(current) if tasks is None else tasks
+        #: Every node on the server now: (state, since, try).
         self.current = current
+        #: The log's stretches stored between openings (``logstore``), when there are.
+        self.store = store
+        self._stored: _Stored | None = None
         self.source = source
         self.clock = clock
         self._suspensions: dict[str, list[tuple[datetime, bool]]] | None = None
@@ -151,7 +163,15 @@ class History:
         (read when first needed: ``grep`` started with the index finds them)."""
         if self._suspensions is None:
             found: dict[str, list[tuple[datetime, bool]]] = {}
-            for moment, text in self.index.commands(_SUSPENSION):
+            usable = self._usable()
+            if usable:
+                covered = self.store.records[usable - 1][1]  # type: ignore[union-attr]
+                lines = [(self.clock.to_utc(naive), text) for naive, text
+                         in self.store.commands(usable)]  # type: ignore[union-attr]
+                lines += self.index.commands_between(covered, self.index.size)
+            else:
+                lines = self.index.commands(_SUSPENSION)
+            for moment, text in lines:
                 command = _SUSPENSION.match(text)
                 if command is not None:
                     for path in command.group(2).split():
@@ -202,6 +222,49 @@ class History:
                                       for p in set(self.current) | set(self._changes)})
         return PastTree(instant, self._quick(instant))
 
+    def indexed(self, timeout: float = 0.0) -> bool:
+        """Whether the log's stretches are stored (``logstore``), so that the tree at
+        an instant reads a few MB of the log; waits up to ``timeout`` seconds for a pass
+        this history started."""
+        if self.store is None:
+            return False
+        if timeout and self.store.updating():
+            self.store.wait(timeout)
+        return bool(self._usable())
+
+    def _usable(self) -> int:
+        """How many stored stretches lie inside the log as mapped (0: none stored)."""
+        store = self.store
+        if store is None or not store.refresh():
+            return 0
+        return bisect.bisect_right([r[1] for r in store.records], self.index.size)
+
+    def _from_store(self, instant: datetime) -> _Stored:
+        """The tree at ``instant`` from the stored stretches: the stretch it falls in is
+        read (≤ one stretch; a later instant in the same stretch reads only what lies
+        between), every node looked up when asked for."""
+        store = self.store
+        assert store is not None
+        usable = self._usable()
+        offset = self.index.offset(instant)
+        number = bisect.bisect_right(store.starts, offset, 0, usable) - 1
+        if offset >= store.records[usable - 1][1]:  # after what is stored: read from its end
+            number = usable
+        start = store.records[number][0] if number < usable else store.records[usable - 1][1]
+        last = self._stored
+        if last is not None and last.instant == instant:
+            return last
+        if last is not None and last.number == number and last.offset <= offset:
+            window, start = dict(last.window), last.offset
+        else:
+            window = {}
+        def try_at(path: str) -> int:
+            change = window.get(path) or store.before(number, path, self.clock)
+            return change[2] if change is not None and change[1] != "queued" else 0
+        window.update(self.index.newest_between(start, offset, try_at, EVERY))
+        self._stored = _Stored(self, instant, number, offset, window)
+        return self._stored
+
     def node(self, path: str, when: datetime | str) -> PastNode:
         path, instant = normalise_path(path), as_instant(when)
         if self._changes is not None:
@@ -210,11 +273,13 @@ class History:
         return found if found is not None else PastNode(path, "unknown", None)
 
     # -- the quick read: backwards from the instant ----------------------------------------
-    def _quick(self, instant: datetime) -> dict[str, PastNode]:
+    def _quick(self, instant: datetime) -> Mapping[str, PastNode]:
         """Every node on the server at ``instant``, the log read by position; the last
         answer kept, and moved forward from when the next instant is later. Kept as
         the states the log gives; suspensions are laid over at the end (a node
         suspended and resumed between two instants keeps the state under them)."""
+        if self._usable():
+            return self._from_store(instant)
         last = self._last
         if last is not None and last[0] == instant:
             return last[3]
@@ -308,6 +373,173 @@ class History:
                            changed)
 
 
+
+class _Stored(Mapping[str, PastNode]):
+    """The tree at ``instant`` read from the stored stretches: ``window`` is the newest
+    change of each node in the stretch the instant falls in, up to it; a node not there
+    is looked up in the stretches before, newest first, when it is asked for (the rows
+    on screen), or all at once by set intersections when the whole tree is."""
+
+    def __init__(self, history: History, instant: datetime, number: int, offset: int,
+                 window: dict[str, Change]) -> None:
+        self.history, self.instant, self.number, self.offset = history, instant, number, offset
+        self.window = window
+        self.recent = instant - margin()
+        self._made: dict[str, PastNode] = {}
+        self._all = False
+
+    def __getitem__(self, path: str) -> PastNode:
+        found = self._made.get(path)
+        if found is None:
+            state, since, try_no = self.history.current[path]  # KeyError: not a node now
+            change = None
+            if self._wanted(path, state, since):
+                change = self.window.get(path)
+                if change is None and self.history.store is not None:
+                    change = self.history.store.before(self.number, path, self.history.clock)
+            found = self._made[path] = self._node(path, state, since, try_no, change)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.history.current)
+
+    def __len__(self) -> int:
+        return len(self.history.current)
+
+    def items(self):  # type: ignore[override]
+        return self._everything().items()
+
+    def values(self):  # type: ignore[override]
+        return self._everything().values()
+
+    def _everything(self) -> dict[str, PastNode]:
+        """Every node (the stored stretches read once, for the nodes still wanted; the
+        common cases inline: 100k nodes)."""
+        if not self._all:
+            history = self.history
+            current = dict(history.current.items())
+            recent, made, window = self.recent, self._made, self.window
+            suspendable = set(history.suspensions)
+            wanted = {p for p, (state, since, _t) in current.items()
+                      if p not in made and ((since is not None and since > recent) or (
+                          state == "suspended" and not history._suspended(
+                              p, self.instant, True)))}
+            need = [p for p in wanted if p not in window]
+            found: dict[str, Change] = {}
+            if history.store is not None and need:
+                found = history.store.all_before(self.number, history.store.numbers(need),
+                                                 history.clock)
+            found.update((p, window[p]) for p in wanted.intersection(window))
+            tasks = history.tasks
+            everything: dict[str, PastNode] = {}
+            for path, (state, since, try_no) in current.items():
+                node = made.get(path)
+                if node is None:
+                    if state == "suspended" or path in suspendable:
+                        node = self._node(path, state, since, try_no, found.get(path))
+                    elif path not in wanted:
+                        node = PastNode(path, state, since, try_no)
+                    else:
+                        change = found.get(path)
+                        if change is None:
+                            node = PastNode(path, BEFORE_THE_LOG, None)
+                        else:
+                            node = PastNode(path, change[1], change[0], change[2] if (
+                                path in tasks or change[1] == "aborted") else 0, change[3])
+                everything[path] = node
+            self._made, self._all = everything, True
+        return self._made
+
+    def _wanted(self, path: str, state: str, since: datetime | None) -> bool:
+        """Whether the log must say (the rule of ``History._fresh``)."""
+        return (since is not None and since > self.recent) or (
+            state == "suspended" and not self.history._suspended(path, self.instant, True))
+
+    def _node(self, path: str, state: str, since: datetime | None, try_no: int,
+              change: Change | None) -> PastNode:
+        history = self.history
+        if change is not None:
+            tries = change[2] if path in history.tasks or change[1] == "aborted" else 0
+            node = PastNode(path, change[1], change[0], tries, change[3])
+        elif self._wanted(path, state, since) and not (
+                state == "suspended" and since is not None and since <= self.recent):
+            node = PastNode(path, BEFORE_THE_LOG, None)
+        else:
+            node = PastNode(path, state, since, try_no)
+        if path in history.suspensions or state == "suspended":
+            node = history._suspension(node, self.instant)
+        return node
+
+
+class _Now(Mapping[str, tuple[str, "datetime | None", int]]):
+    """The server's nodes now, (state, since, try) each: read per node from the synced
+    copy when asked (~25 µs; the rows on screen), every row at once when iterated."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self._one: dict[str, tuple[str, datetime | None, int]] = {}
+        self._kinds: dict[str, str] = {}
+        self._rows: dict[str, tuple[str, datetime | None, int]] | None = None
+        self.tasks = _Tasks(self)
+
+    def __getitem__(self, path: str) -> tuple[str, datetime | None, int]:
+        if self._rows is not None:
+            return self._rows[path]
+        found = self._one.get(path)
+        if found is None:
+            try:
+                info = self.server.summary(path)
+            except NodeNotFound:
+                raise KeyError(path) from None
+            found = self._one[path] = (info.state, info.since, 0 if path == "/" else info.try_no)
+            self._kinds[path] = "server" if path == "/" else info.kind
+        return found
+
+    def rows(self) -> dict[str, tuple[str, datetime | None, int]]:
+        if self._rows is None:
+            rows = self.server.rows("/")  # (not ``table``: it reads every node's marks)
+            times: dict[str, datetime | None] = {"": None}  # nodes share their seconds
+            found = {}
+            for row in rows:
+                since = times.get(row.since, False)
+                if since is False:
+                    since = times[row.since] = parse_time(row.since)
+                found[row.path] = (row.state, since, row.try_no)
+            root = self.server.summary("/")  # the server's own row: the log has its lines
+            found["/"] = (root.state, root.since, 0)
+            self._kinds.update((row.path, row.kind) for row in rows)
+            self._rows = found
+        return self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.rows())
+
+    def __len__(self) -> int:
+        return len(self.rows())
+
+    def items(self):  # type: ignore[override]
+        return self.rows().items()
+
+    def kind(self, path: str) -> str:
+        found = self._kinds.get(path)
+        if found is None:
+            if path not in self:
+                return ""
+            found = self._kinds.get(path, "")
+        return found
+
+
+class _Tasks:
+    """Which of the server's nodes are tasks (tries are counted for them), asked of
+    ``_Now`` node by node."""
+
+    def __init__(self, now: _Now) -> None:
+        self.now = now
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and self.now.kind(path) in ("task", "alias")
+
+
 def as_instant(when: datetime | str) -> datetime:
     if isinstance(when, str):
         try:
@@ -366,20 +598,21 @@ def history(server: Server, log_file: str | os.PathLike | None = None,
             max_lines: int = 100_000, tz: Any = None) -> History:
     """The history of ``server``'s nodes from its log: ``log_file``, else its ECF_LOG
     when readable here (read by position, never whole unless ``changes`` is asked
-    for), else its last ``max_lines`` lines (``--log=get``). ``tz``: the log's zone
-    when ecfnb should not detect it (``Server.log_clock``)."""
+    for; its stretches stored for the next openings by a child started here:
+    ``logstore``), else its last ``max_lines`` lines (``--log=get``). ``tz``: the log's
+    zone when ecfnb should not detect it (``Server.log_clock``). The server's nodes
+    are read when first needed, one by one for the rows looked at."""
     clock = LogClock.of(tz) or server.log_clock()
     name = log_file or server.log_file()
+    store = None
     if name is None:
         index = LogIndex(server.log_tail(max_lines), clock,
                          f"{server.address} (last {max_lines} log lines)")
     else:
-        index = LogIndex.open(name, clock)
+        store = LogStore.open(name)
+        index = LogIndex.open(name, clock, grep=not store.refresh())
+        if store.wanted():  # stretches to store: in a child, for the next instants
+            store.update_in_background()
     server.sync()
-    rows = server.rows("/")  # (not ``table``: it reads every node's marks, ~40 µs each)
-    current = {row.path: (row.state, parse_time(row.since) if row.since else None,
-                          row.try_no) for row in rows}
-    root = server.summary("/")  # the server's own row: the log has its lines too
-    current["/"] = (root.state, root.since, 0)
-    return History(index, current, index.source, clock,
-                   {row.path for row in rows if row.kind in ("task", "alias")})
+    now = _Now(server)
+    return History(index, now, index.source, clock, now.tasks, store)

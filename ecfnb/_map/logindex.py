@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 from .._base.serverlog import LINE, STATE_LINE, LogClock, naive_stamp
 
-__all__ = ["LogIndex", "Change"]
+__all__ = ["LogIndex", "Change", "EVERY"]
 
 #: A state line's text after ``LOG:[`` (C-level: one match per state line).
 _AFTER = re.compile(rb"\nLOG:\[([^\n]*)(?=\n)")  # (a line still being written: not yet)
@@ -58,6 +58,17 @@ Change = tuple[datetime, str, int, str]  # (UTC moment, state, try or 0, reason)
 _RUNNING = ("submitted", "active", "complete")
 
 
+class _Every:
+    """A ``tasks`` set holding every path: the tries of every node are counted (a
+    stored stretch does not know which nodes are tasks; its reader drops a family's)."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+EVERY = _Every()
+
+
 class LogIndex:
     """A log ``buffer`` whose stamps ``clock`` reads."""
 
@@ -78,20 +89,21 @@ class LogIndex:
         return bool(seen) and all(sep == b"  " for sep in seen)
 
     @classmethod
-    def open(cls, name: str | os.PathLike, clock: LogClock) -> LogIndex:
+    def open(cls, name: str | os.PathLike, clock: LogClock, grep: bool = True) -> LogIndex:
         """The log file, mapped; ``grep`` starts at once looking for the suspend and
         resume lines (on the other core, while this one reads the stamps: a search of
-        a 1 GB file by ``mmap.find`` cost 1.2 s, one core)."""
+        a 1 GB file by ``mmap.find`` cost 1.2 s, one core) unless ``grep`` is False
+        (they are stored: ``logstore``)."""
         with open(name, "rb") as file:
             if os.fstat(file.fileno()).st_size == 0:
                 return cls(b"", clock, os.fspath(name))
             buffer = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-        grep = None
-        if shutil.which("grep"):
-            grep = subprocess.Popen(  # noqa: S603 - fixed arguments, a file name
+        finder = None
+        if grep and shutil.which("grep"):
+            finder = subprocess.Popen(  # noqa: S603 - fixed arguments, a file name
                 ["grep", "-a", "-b", "-F", *[a for w in _COMMANDS for a in ("-e", w.decode())],
                  "--", os.fspath(name)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        return cls(buffer, clock, os.fspath(name), grep)
+        return cls(buffer, clock, os.fspath(name), finder)
 
     def close(self) -> None:
         if isinstance(self.buffer, mmap.mmap):
@@ -321,11 +333,27 @@ class LogIndex:
             else:
                 grep = None
         if grep is None:
-            for word in _COMMANDS:
-                position = self.buffer.find(word)
-                while position >= 0:
-                    starts.add(self.buffer.rfind(b"\n", 0, position) + 1)
-                    position = self.buffer.find(word, position + len(word))
+            starts = self._command_starts(0, self.size)
+        return [(when, text) for when, text in self._command_lines(starts)
+                if pattern.match(text)]
+
+    def commands_between(self, start: int, end: int) -> list[tuple[datetime, str]]:
+        """(UTC moment, text) of the suspend/resume command lines that start between two
+        offsets, found by ``mmap.find`` (for a stretch of the log, not the whole)."""
+        return self._command_lines(self._command_starts(start, end))
+
+    def _command_starts(self, start: int, end: int) -> set[int]:
+        starts: set[int] = set()
+        for word in _COMMANDS:
+            position = self.buffer.find(word, start, end)
+            while position >= 0:
+                line = self.buffer.rfind(b"\n", 0, position) + 1
+                if line >= start:
+                    starts.add(line)
+                position = self.buffer.find(word, position + len(word), end)
+        return starts
+
+    def _command_lines(self, starts: set[int]) -> list[tuple[datetime, str]]:
         out: list[tuple[datetime, str]] = []
         for start in sorted(starts):
             end = self.buffer.find(b"\n", start)
@@ -336,9 +364,7 @@ class LogIndex:
                 when = self.clock.to_utc(naive_stamp(*line.groups()[1:7]))
             except ValueError:
                 continue
-            text = line.group(8).decode("utf-8", "replace").strip()
-            if pattern.match(text):
-                out.append((when, text))
+            out.append((when, line.group(8).decode("utf-8", "replace").strip()))
         return out
 
 
