@@ -349,3 +349,52 @@ def test_tree_view_protocol_batches_and_answers_the_browser(monkeypatch):
 def test_explore_without_ipywidgets_says_what_to_install():
     out = error_without_ipywidgets("ecfnb.explore('localhost:1025')")
     assert "the explorer needs ipywidgets and anywidget" in out and "ecfnb[lab]" in out
+
+
+def _private_mb(pid: int) -> float:
+    """Memory the process holds alone (not shared with another): what a second copy
+    of a tree costs."""
+    fields = {}
+    with open(f"/proc/{pid}/smaps_rollup") as rollup:
+        for line in rollup:
+            name, _colon, rest = line.partition(":")
+            if rest.strip().endswith("kB"):
+                fields[name] = int(rest.split()[0])
+    return (fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)) / 1024
+
+
+def test_the_poller_shares_the_kernels_tree(monkeypatch):
+    """The explorer's poller is forked from the kernel once the kernel has synced: it
+    holds little of its own (a poller that syncs for itself holds a whole copy), it
+    still reports what the server changes, and closing the tree leaves no process."""
+    from ecfnb import DemoServer
+
+    with DemoServer(tasks=20_000) as demo:
+        private = {}
+        for fork in ("1", "0"):
+            monkeypatch.setenv("ECFNB_POLLER_FORK", fork)
+            tree = NodeTree([Server(demo.host, demo.port)], interval=1)
+            try:
+                view = tree.views[0]
+                built = view.last_sync  # the kernel's own sync
+                wait_for(lambda v=view, b=built: v.status == "connected" and v.last_sync != b,
+                         timeout=60, what="the poller's first poll")
+                pid = view.follower.pid
+                with open(f"/proc/{pid}/cmdline", "rb") as mine, \
+                        open("/proc/self/cmdline", "rb") as kernel:
+                    forked = mine.read() == kernel.read()
+                assert forked == (fork == "1")
+                tree.expand("/gen00")
+                first = next(p for p in view.nodes if p.count("/") == 2)
+                if fork == "1":  # what the server changes still reaches the tree
+                    demo.client("--suspend", first)
+                    assert client(demo.port, "--query", "dstate", first).stdout.decode(
+                        ).strip() == "suspended"
+                    wait_for(lambda v=view, p=first: label_state(v.nodes[p].name) == "suspended",
+                             timeout=30, what="the suspension reported by the forked poller")
+                private[fork] = _private_mb(pid)
+            finally:
+                tree.close()
+            assert not os.path.exists(f"/proc/{pid}") or \
+                open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+        assert private["1"] < 0.35 * private["0"], private

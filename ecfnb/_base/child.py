@@ -7,19 +7,27 @@ The watcher and the explorer therefore poll in a child process: the parent side
 the GIL) and can send it commands on stdin; the child side (``emit``, ``wait_input``)
 writes lines and waits for commands while checking that its parent is still alive,
 so a killed kernel leaves nothing running.
+
+A child may also be a ``fork`` of the parent (``fork_child``): the explorer's poller
+is forked from the kernel once the kernel has synced, so that both share the synced
+tree's memory (copy-on-write) instead of holding two copies of a big server (at 100k
+tasks, 140 MB + 170 MB measured; at 1M, 1.3 GB each).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -36,14 +44,17 @@ class JsonLinesChild:
 
     def __init__(self, command: list[str], on_message: Callable[[dict], Any],
                  on_exit: Callable[[], Any] | None = None, name: str = "ecfnb-child",
-                 commands: bool = False, env: dict[str, str] | None = None) -> None:
+                 commands: bool = False, env: dict[str, str] | None = None,
+                 fork: Callable[[], int] | None = None) -> None:
         self.command = command
+        #: Run in a forked copy of this process instead of ``command`` (``fork_child``).
+        self.fork = fork
         self.env = env  # the child's environment (None: this process's)
         self.on_message = on_message
         self.on_exit = on_exit
         self.name = name
         self.commands = commands  # keep stdin open for send()
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen | Forked | None = None
         self._reader: threading.Thread | None = None
         self._send_lock = threading.Lock()
 
@@ -64,10 +75,13 @@ class JsonLinesChild:
         if self.running:
             return self
         # Own session: the kernel's interrupt (SIGINT to its group) must not kill it.
-        self._proc = subprocess.Popen(
-            self.command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            stdin=subprocess.PIPE if self.commands else subprocess.DEVNULL,
-            start_new_session=True, env=self.env)
+        if self.fork is not None:
+            self._proc = fork_child(self.fork)
+        else:
+            self._proc = subprocess.Popen(
+                self.command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if self.commands else subprocess.DEVNULL,
+                start_new_session=True, env=self.env)
         self._reader = threading.Thread(target=self._read, args=(self._proc,), daemon=True,
                                         name=self.name)
         self._reader.start()
@@ -116,7 +130,7 @@ class JsonLinesChild:
                         pass
         _running.discard(self)
 
-    def _read(self, proc: subprocess.Popen) -> None:
+    def _read(self, proc: subprocess.Popen | Forked) -> None:
         assert proc.stdout is not None
         try:
             for raw in proc.stdout:
@@ -130,6 +144,105 @@ class JsonLinesChild:
             return
         if self._proc is proc:  # ended without stop()
             safely(self.on_exit)
+
+
+class Forked:
+    """A forked child, seen as ``subprocess.Popen`` sees its child (what
+    ``JsonLinesChild`` uses: pid, stdin, stdout, poll, wait, terminate, kill)."""
+
+    def __init__(self, pid: int, stdin: Any, stdout: Any) -> None:
+        self.pid, self.stdin, self.stdout = pid, stdin, stdout
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere
+                self.returncode = -1
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        # polled, not waitpid() with a timer: timed waits never return under libfaketime
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"forked child {self.pid}", timeout or 0)
+            time.sleep(0.01)
+        return self.returncode  # type: ignore[return-value]
+
+    def terminate(self) -> None:
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, number: int) -> None:
+        if self.poll() is None:
+            try:
+                os.kill(self.pid, number)
+            except ProcessLookupError:
+                pass
+
+
+def fork_child(target: Callable[[], int]) -> Forked:
+    """Run ``target()`` in a forked copy of this process, its stdin and stdout pipes to
+    this one, stderr to /dev/null, in its own session; it ends with ``os._exit``.
+
+    Why it is safe in a Jupyter kernel, which has threads (Python 3.12+ warns about
+    forking one): the child runs only ``target``, in the thread that forked, and
+    touches nothing the other threads may have held at the fork — ``sys.stdin``,
+    ``stdout`` and ``stderr`` are new files on the pipes (the kernel's are zmq
+    streams), every other descriptor is closed (zmq's sockets, the kernel's files),
+    SIGINT and SIGTERM are the defaults again, and it never returns into the kernel's
+    stack nor runs its exit handlers. A ``Server`` it uses must take fresh locks
+    (``Server.after_fork``). The objects of this process are frozen for the fork
+    (``gc.freeze``) so the child's collector does not write to every page of them."""
+    commands_read, commands_write = os.pipe()
+    out_read, out_write = os.pipe()
+    gc.freeze()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+    except OSError:
+        gc.unfreeze()
+        for fd in (commands_read, commands_write, out_read, out_write):
+            os.close(fd)
+        raise
+    if pid == 0:  # the child
+        code = 1
+        try:
+            os.setsid()
+            for number in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(number, signal.SIG_DFL)
+            null = os.open(os.devnull, os.O_RDWR)
+            os.dup2(commands_read, 0)
+            os.dup2(out_write, 1)
+            os.dup2(null, 2)
+            os.closerange(3, _max_fd())
+            sys.stdin = open(0, closefd=False)  # noqa: SIM115 - for the child's life
+            sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+            sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+            code = target()
+        except BaseException:  # noqa: BLE001 - nothing may unwind into the kernel's stack
+            code = 1
+        finally:
+            os._exit(code if isinstance(code, int) else 1)
+    gc.unfreeze()
+    os.close(commands_read)
+    os.close(out_write)
+    return Forked(pid, os.fdopen(commands_write, "wb"), os.fdopen(out_read, "rb"))
+
+
+def _max_fd() -> int:
+    try:
+        return os.sysconf("SC_OPEN_MAX")
+    except (ValueError, OSError):
+        return 65536
 
 
 class Backoff:

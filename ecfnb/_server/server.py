@@ -960,6 +960,12 @@ class Server:
         this connection's settings, for callers that run it themselves."""
         return self.connection.client_command(*args)
 
+    def after_fork(self) -> None:
+        """In a forked child (``_base.child.fork_child``): fresh locks, since another
+        thread of the parent may have held them at the fork; the synced copy is kept
+        (that is why the child was forked)."""
+        self._lock = threading.RLock()
+
     def child_env(self) -> dict[str, str]:
         """The environment of a helper process that must reach the server as this one
         does (the pollers, a mount's daemon)."""

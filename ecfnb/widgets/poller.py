@@ -8,7 +8,9 @@ nothing; a poll with news re-reads the shown nodes (at most ~1,500, ~25 µs each
 never the whole tree, except to re-evaluate an active filter.
 
 ``main`` runs it in its own process (``python -m ecfnb.widgets.poller``; see
-``ecfnb.child`` for why), reading commands from stdin and writing JSON lines.
+``ecfnb.child`` for why), reading commands from stdin and writing JSON lines;
+``follow_forked`` runs the same loop in a child forked from the kernel, on the kernel's
+synced tree (one copy of a big tree, shared, instead of two).
 """
 
 from __future__ import annotations
@@ -153,16 +155,28 @@ def _status(state: str, server: Server, message: str = "", requests: int = 0) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    server = Server(args.address, timeout=args.timeout)
+    return follow(Server(args.address, timeout=args.timeout), args.interval, args.parent_pid)
+
+
+def follow_forked(server: Server, interval: float, parent_pid: int) -> int:
+    """The loop in a child forked from the kernel (``ServerView.start_poller``): the
+    kernel's synced ``server``, shared copy-on-write, instead of a copy of its own."""
+    server.after_fork()
+    return follow(server, interval, parent_pid)
+
+
+def follow(server: Server, interval: float, parent_pid: int | None) -> int:
+    """Poll ``server`` every ``interval`` s and answer the commands on stdin, until the
+    parent (``parent_pid``) goes or closes stdin."""
     follower = TreeFollower(server)
     # A tree someone looks at retries a dead server at least every 10 s (or its
     # interval): the operator waits for it to come back, and a refused connection costs
     # the server nothing.
-    interval, paused = args.interval, False
+    paused = False
     backoff = Backoff(min(1.0, interval), max(interval, 10.0))
     next_poll = time.monotonic()  # at once
     while True:
-        lines = wait_input(max(0.0, next_poll - time.monotonic()), args.parent_pid,
+        lines = wait_input(max(0.0, next_poll - time.monotonic()), parent_pid,
                            commands=True)
         if lines is None:
             return 0

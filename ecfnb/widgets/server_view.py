@@ -17,6 +17,7 @@ from .._base.child import JsonLinesChild
 from .._map.fsmap import FileSystemMap
 from .._server.nodes import NodeInfo
 from .._server.server import Server
+from .poller import follow_forked
 from .poller_messages import Command
 from .tree_view import Item
 
@@ -51,13 +52,23 @@ class ServerView:
     # -- its poller ---------------------------------------------------------------------
     def start_poller(self, interval: float, paused: bool, on_message: Callable[[dict], Any],
                      on_exit: Callable[[], Any]) -> None:
-        """Start this server's ``poller`` child, told at once what is on screen."""
+        """Start this server's ``poller`` child, told at once what is on screen: forked
+        from this process when the tree was filled from the kernel's sync (the child
+        shares that synced copy instead of making its own: ``fork_child``), else, or
+        with ``ECFNB_POLLER_FORK=0``, a new process that syncs for itself."""
+        parent = os.getpid()
         command = [sys.executable, "-m", "ecfnb.widgets.poller", self.address,
                    "--interval", str(interval), "--timeout", str(self.server.timeout),
-                   "--parent-pid", str(os.getpid())]
+                   "--parent-pid", str(parent)]
+        fork = None
+        if self.filled and hasattr(os, "fork") and os.environ.get("ECFNB_POLLER_FORK") != "0":
+            server = self.server
+
+            def fork() -> int:
+                return follow_forked(server, interval, parent)
         self.follower = JsonLinesChild(command, on_message, on_exit=on_exit,
                                        name=f"ecfnb-tree-{self.address}", commands=True,
-                                       env=self.server.child_env())
+                                       env=self.server.child_env(), fork=fork)
         self.follower.start()
         self.tell(Command(paused=True) if paused else None)
 
