@@ -223,7 +223,11 @@ def test_the_stored_stretches_give_the_trees_the_log_gives(hist, tmp_path, monke
         again.indexed(timeout=30)
     assert again.store.covered > covered, "the grown log was not stored on"
     same_trees(again, later + moments[::5])
-    # a log cleared by the server (other first bytes): its old stretches are not used
+    # a log cleared by the server (other first bytes): its old stretches are not used,
+    # and a history opened before says so instead of reading past the file's new end
     client(port, "--log=clear")
+    time.sleep(0.25)
+    with pytest.raises(ecfnb.EcfnbError, match="cleared or replaced"):
+        again.at(late)
     cleared = ecfnb.history(server)
     assert not cleared.indexed() or cleared.store.covered <= Path(cleared.source).stat().st_size

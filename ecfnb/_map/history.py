@@ -27,6 +27,7 @@ import bisect
 import functools
 import os
 import re
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from .._base.html import state_chip
 from .._base.serverlog import LogClock, parse_line, state_change
 from .._server.nodes import parse_time
 from .._server.server import Server, normalise_path
-from ..errors import NodeNotFound
+from ..errors import EcfnbError, NodeNotFound
 from .logindex import EVERY, Change, LogIndex, margin
 from .logstore import LogStore
 
@@ -146,6 +147,7 @@ class History:
         #: The log's stretches stored between openings (``logstore``), when there are.
         self.store = store
         self._stored: _Stored | None = None
+        self._checked = 0.0
         self.source = source
         self.clock = clock
         self._suspensions: dict[str, list[tuple[datetime, bool]]] | None = None
@@ -217,10 +219,24 @@ class History:
         """The tree at ``when`` (aware, naive = UTC, or 'YYYY-MM-DD HH:MM[:SS]' UTC):
         every node on the server now."""
         instant = as_instant(when)
+        self._check()
         if self._changes is not None:
             return PastTree(instant, {p: self._node_from_index(p, instant)
                                       for p in set(self.current) | set(self._changes)})
         return PastTree(instant, self._quick(instant))
+
+    def _check(self) -> None:
+        """Refuse to read a log cleared or replaced under its mapping (asked at most
+        every 0.2 s: the explorer asks once per row drawn)."""
+        now = time.monotonic()
+        if now - self._checked < 0.2:
+            return
+        self._checked = now
+        if not self.index.intact():
+            self._checked = 0.0
+            raise EcfnbError(f"the server log {self.source} was cleared or replaced since "
+                             "it was opened: open its history again (ecfnb.history(server); "
+                             "in the explorer, the slider's reload)")
 
     def indexed(self, timeout: float = 0.0) -> bool:
         """Whether the log's stretches are stored (``logstore``), so that the tree at
@@ -267,6 +283,7 @@ class History:
 
     def node(self, path: str, when: datetime | str) -> PastNode:
         path, instant = normalise_path(path), as_instant(when)
+        self._check()
         if self._changes is not None:
             return self._node_from_index(path, instant)
         found = self._quick(instant).get(path)

@@ -105,6 +105,20 @@ class LogIndex:
                  "--", os.fspath(name)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         return cls(buffer, clock, os.fspath(name), finder)
 
+    def intact(self) -> bool:
+        """Whether the file still begins as mapped and is no shorter: a log cleared or
+        truncated under a mapping kills the process (SIGBUS) at the next read beyond
+        its new end, so every reading asks first (one ``stat`` and 64 bytes)."""
+        if not isinstance(self.buffer, mmap.mmap):
+            return True
+        try:
+            with open(self.source, "rb") as file:
+                head = file.read(64)
+                return os.fstat(file.fileno()).st_size >= self.size and \
+                    head == self.buffer[:len(head)]
+        except (OSError, ValueError):
+            return False
+
     def close(self) -> None:
         if isinstance(self.buffer, mmap.mmap):
             self.buffer.close()

@@ -148,11 +148,22 @@ class Explorer(widgets.HBox):
             self.tree.show_past(None)
             return
 
+        for view in self.tree.views:  # a log cleared or replaced meanwhile: read again
+            past = self._histories.get(view.index)
+            if past is not None and not past.index.intact():
+                try:
+                    self._histories[view.index] = history(view.server)
+                except EcfnbError:
+                    del self._histories[view.index]
+
         def lookup(view: object, path: str) -> tuple[str, str] | None:
             found = self._histories.get(getattr(view, "index", -1))
             if found is None:
                 return None
-            node = found.node(path, moment)
+            try:
+                node = found.node(path, moment)
+            except EcfnbError:  # (changed under this drawing: the row stays live)
+                return None
             return node.state, (f"{node.since:%H:%M:%S}" if node.since else "")
         self.tree.show_past(lookup)
 
