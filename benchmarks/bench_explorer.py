@@ -56,6 +56,16 @@ def private_mb(pid: int | str = "self") -> float:
     return total / 1024
 
 
+def pss_mb(pid: int | str = "self") -> float:
+    """A process's proportional set size: its private pages plus its share of the pages
+    it shares (RSS counts a page shared by the kernel and a forked poller twice, PSS
+    once between them), so the PSS of kernel + poller is what the two really cost."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def add_wide_family(demo: DemoServer) -> None:
     """One suite with one family of 1000 tasks (the generated suite has 20 a family)."""
     lines = ["suite wide", "  family many"]
@@ -228,6 +238,65 @@ def kernel_side(address: str, repeat: int) -> dict[str, Any]:
         out["change_poll"] = time.perf_counter() - start
         out["change_poll_requests"] = follower.server.requests - before
         out["change_poll_messages"] = len(answer)
+    finally:
+        explorer.close()
+    return out
+
+
+# -- memory (run in a child process: python bench_explorer.py --memory ADDRESS) ---------
+def memory_side(address: str, rounds: int) -> dict[str, Any]:
+    """PSS and RSS of the kernel and its poller (forked or not: ``ECFNB_POLLER_FORK``)
+    after the poller's first poll, after ``rounds`` polls that each bring
+    ``len(CHANGED)`` changes, after the kernel caught up with them too (as a click
+    does) and after a structural change (a suite added: a full sync in the poller, then
+    in the kernel)."""
+    from ecfnb import explore
+
+    host, port = address.rsplit(":", 1)
+
+    def change(*args: str) -> None:
+        proc = subprocess.run(["ecflow_client", "--host", host, "--port", port, *args],
+                              capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError(f"ecflow_client {' '.join(args)[:100]}: {proc.stderr[-500:]}")
+
+    def measure(name: str) -> None:
+        pid = view.follower.pid
+        out[name] = {"kernel_pss": pss_mb(), "poller_pss": pss_mb(pid),
+                     "kernel_rss": rss_mb(), "poller_rss": rss_mb(pid)}
+
+    out: dict[str, Any] = {}
+    explorer = explore(address, interval=3600)  # no timed poll: every refresh is ours
+    try:
+        tree, view = explorer.tree, explorer.tree.views[0]
+        if not tree.refresh(wait=True, timeout=600):
+            raise RuntimeError("the tree poller did not answer")
+        with open(f"/proc/{view.follower.pid}/cmdline", "rb") as poller, \
+                open("/proc/self/cmdline", "rb") as kernel:
+            out["forked"] = poller.read() == kernel.read()
+        measure("first")
+        for number in range(rounds):
+            change(f"--force={'complete' if number % 2 == 0 else 'queued'}", *CHANGED)
+            if not tree.refresh(wait=True, timeout=600):
+                raise RuntimeError("the tree poller did not answer")
+        measure("changed")
+        tree.catch_up(view)  # the kernel's copy takes the same changes in
+        measure("caught_up")
+        suite = f"memory_{os.getpid()}"
+        with tempfile.NamedTemporaryFile("w", suffix=".def", delete=False) as extra:
+            extra.write(f"suite {suite}\n  task t\nendsuite\n")
+        try:
+            change("--load", extra.name)
+        finally:
+            os.unlink(extra.name)
+        try:
+            if not tree.refresh(wait=True, timeout=600):
+                raise RuntimeError("the tree poller did not answer")
+            measure("structural")  # the poller's full sync only
+            tree.catch_up(view)
+            measure("structural_caught_up")
+        finally:
+            change("--delete=force", "yes", f"/{suite}")
     finally:
         explorer.close()
     return out
@@ -422,12 +491,34 @@ def _drive(page: Any, lab: Any, demo: DemoServer, interval: float, timeout: floa
 
 
 # -- report -------------------------------------------------------------------------------
+def memory_report(memory: dict[str, dict], rounds: int) -> None:
+    """Kernel + poller PSS, forked against a poller that syncs for itself."""
+    fork, own = memory["1"], memory["0"]
+    print("  memory: kernel + poller PSS (RSS counts the shared tree twice)")
+    if not fork["forked"] or own["forked"]:
+        print(f"    (the poller was not started as asked: forked {fork['forked']}, "
+              f"subprocess forked {own['forked']})")
+    steps = (("first", "after the poller's first poll"),
+             ("changed", f"after {rounds} polls of {len(CHANGED)} changes"),
+             ("caught_up", "  and the kernel synced them too"),
+             ("structural", "after a suite was loaded (poller's full sync)"),
+             ("structural_caught_up", "  and the kernel's full sync too"))
+    for key, name in steps:
+        f, o = fork[key], own[key]
+        f_sum, o_sum = f["kernel_pss"] + f["poller_pss"], o["kernel_pss"] + o["poller_pss"]
+        row(name, f"{f_sum:.0f} MB",
+            f"forked (kernel {f['kernel_pss']:.0f} + poller {f['poller_pss']:.0f}) vs "
+            f"{o_sum:.0f} MB subprocess ({o['kernel_pss']:.0f} + {o['poller_pss']:.0f}; "
+            f"RSS sum {o['kernel_rss'] + o['poller_rss']:.0f}): {f_sum / o_sum:.2f}x")
+
+
 def row(name: str, value: str, note: str = "", verdict: bool | None = None) -> None:
     mark = "" if verdict is None else ("PASS" if verdict else "FAIL")
     print(f"  {name:<46} {value:>12}  {note:<40} {mark}")
 
 
-def report(n: int, base: dict, kern: dict, web: dict | None) -> None:
+def report(n: int, base: dict, kern: dict, web: dict | None, memory: dict,
+           rounds: int) -> None:
     cold, news = base["sync_local"], base["news_local"]
     print(f"\n== explorer on a generated server: {n} tasks + {MANY} ({WIDE_TASKS} tasks)")
     print("  baseline and first display (medians of interleaved rounds)")
@@ -456,6 +547,7 @@ def report(n: int, base: dict, kern: dict, web: dict | None) -> None:
     row("kernel RSS after opening pages", f"{kern['rss_open_mb']:.0f} MB")
     row("poller process RSS", f"{kern['poller_rss_mb']:.0f} MB",
         f"of which its own {kern['poller_own_mb']:.0f} MB (forked: the kernel's tree shared)")
+    memory_report(memory, rounds)
     idle_ratio = kern["idle_refresh"] / news
     row("idle refresh(wait=True)", f"{kern['idle_refresh'] * 1000:.1f} ms",
         f"{idle_ratio:.1f}x news_local; {kern['idle_requests']} request(s), "
@@ -499,10 +591,10 @@ def report(n: int, base: dict, kern: dict, web: dict | None) -> None:
         worst <= 0.5)
 
 
-def child_json(*args: str, timeout: float = 1800) -> dict:
+def child_json(*args: str, timeout: float = 1800, env: dict[str, str] | None = None) -> dict:
     """Run this file in a fresh process with ``args``; its last stdout line is JSON."""
     proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -519,7 +611,13 @@ def main() -> None:
     parser.add_argument("--kernel", metavar="ADDRESS", help=argparse.SUPPRESS)
     parser.add_argument("--fresh-sync", metavar="ADDRESS", help=argparse.SUPPRESS)
     parser.add_argument("--explore-once", metavar="ADDRESS", help=argparse.SUPPRESS)
+    parser.add_argument("--memory", metavar="ADDRESS", help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="polls with changes before memory is measured again")
     args = parser.parse_args()
+    if args.memory:
+        print(json.dumps(memory_side(args.memory, args.rounds)))
+        return
     if args.kernel:
         print(json.dumps(kernel_side(args.kernel, args.repeat)))
         return
@@ -539,10 +637,13 @@ def main() -> None:
               f"{base['explore']:.3f} s (medians of {args.repeat})", flush=True)
         kern = child_json("--kernel", demo.address, "--repeat", str(args.repeat))
         print(f"kernel side: explore() {kern['explore']:.3f} s", flush=True)
+        memory = {fork: child_json("--memory", demo.address, "--rounds", str(args.rounds),
+                                   env={**os.environ, "ECFNB_POLLER_FORK": fork})
+                  for fork in ("1", "0")}
         web = None
         if not args.no_browser:
             web = browser_side(demo, args.interval, args.browser_timeout)
-        report(args.tasks, base, kern, web)
+        report(args.tasks, base, kern, web, memory, args.rounds)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ SMOKE = {
     "bench_fuse.py": (["--tasks", "200", "--rounds", "1", "--naive-timeout", "30"],
                       ["find -name '*.abo' (first)", "find after 1 change", "naive find"]),
     "bench_explorer.py": (["--tasks", "200", "--no-browser", "--repeat", "1", "--interval", "1"],
-                          ["kernel RSS after explore()", "idle refresh"]),
+                          ["kernel RSS after explore()", "kernel + poller PSS", "idle refresh"]),
     "bench_panels.py": (["--tasks", "200", "--dependants", "30", "--log-mb", "1", "--repeat",
                          "1", "--no-browser"],
                         ["triggers of a node with 30 dependants", "table sorted by",
