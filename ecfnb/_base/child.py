@@ -198,13 +198,23 @@ def fork_child(target: Callable[[], int]) -> Forked:
     ``stdout`` and ``stderr`` are new files on the pipes (the kernel's are zmq
     streams), every other descriptor is closed (zmq's sockets, the kernel's files),
     SIGINT and SIGTERM are the defaults again, and it never returns into the kernel's
-    stack nor runs its exit handlers. A ``Server`` it uses must take fresh locks
-    (``Server.after_fork``). The objects of this process are frozen for the fork
-    (``gc.freeze``) so the child's collector does not write to every page of them."""
+    stack nor runs its exit handlers. No other thread can be inside the ecflow binding
+    at the fork (the binding holds the GIL for each whole call, and ``os.fork`` is
+    called holding it), so the client's C++ state is whole; the caller holds the
+    ``Server`` still (``Server.held_for_fork``) so its Python state is too, and the
+    child takes fresh locks (``Server.after_fork``). The objects of this process are
+    frozen for the fork (``gc.freeze``) so the child's collector does not write to
+    every page of them."""
     commands_read, commands_write = os.pipe()
     out_read, out_write = os.pipe()
     gc.freeze()
     try:
+        # Python 3.12+ warns (DeprecationWarning, raised in the parent after the fork)
+        # that forking a process with threads may deadlock the child: not this child,
+        # for the reasons above. Ignored here so that a strict warning filter (pytest's
+        # -W error, a notebook's) cannot make an error, or an "unraisable" report, of a
+        # fork that has happened. (catch_warnings swaps the process's filters: for the
+        # fork's few milliseconds, another thread's DeprecationWarning is not shown.)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             pid = os.fork()

@@ -960,6 +960,15 @@ class Server:
         this connection's settings, for callers that run it themselves."""
         return self.connection.client_command(*args)
 
+    @contextlib.contextmanager
+    def held_for_fork(self) -> Iterator[None]:
+        """Hold this Server still while the process forks a child that will use it
+        (``ServerView.start_poller``): no other thread of this process is half-way
+        through a call on it (a sync updating its state in several steps), so the
+        child's copy is whole."""
+        with self._lock:
+            yield
+
     def after_fork(self) -> None:
         """In a forked child (``_base.child.fork_child``): fresh locks, since another
         thread of the parent may have held them at the fork; the synced copy is kept

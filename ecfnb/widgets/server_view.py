@@ -6,6 +6,7 @@ child that keeps it current, so the poller can always be told exactly that.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -69,7 +70,8 @@ class ServerView:
         self.follower = JsonLinesChild(command, on_message, on_exit=on_exit,
                                        name=f"ecfnb-tree-{self.address}", commands=True,
                                        env=self.server.child_env(), fork=fork)
-        self.follower.start()
+        with self.server.held_for_fork() if fork is not None else contextlib.nullcontext():
+            self.follower.start()
         self.tell(Command(paused=True) if paused else None)
 
     def tell(self, extra: Command | None = None) -> bool:
