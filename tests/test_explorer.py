@@ -228,7 +228,9 @@ def test_action_with_confirmation_then_the_tree_follows(fresh_demo):
         view = explorer.tree.views[0]
         wait_for(lambda: label_state(view.nodes["/demo/housekeeping/nightly"].name)
                  == "suspended", timeout=20, what="tree label follows the action")
-        assert "suspended" in panel.header.value
+        # the reader thread relabels the node, then tells the panel: not at once
+        wait_for(lambda: "suspended" in panel.header.value, timeout=5,
+                 what="the panel's header follows the action")
     finally:
         explorer.close()
 
