@@ -248,8 +248,8 @@ def memory_side(address: str, rounds: int) -> dict[str, Any]:
     """PSS and RSS of the kernel and its poller (forked or not: ``ECFNB_POLLER_FORK``)
     after the poller's first poll, after ``rounds`` polls that each bring
     ``len(CHANGED)`` changes, after the kernel caught up with them too (as a click
-    does) and after a structural change (a suite added: a full sync in the poller, then
-    in the kernel)."""
+    does), after a state filter (evaluated by the poller) and after a structural change
+    (a suite added: a full sync in the poller, then in the kernel)."""
     from ecfnb import explore
 
     host, port = address.rsplit(":", 1)
@@ -282,6 +282,12 @@ def memory_side(address: str, rounds: int) -> dict[str, Any]:
         measure("changed")
         tree.catch_up(view)  # the kernel's copy takes the same changes in
         measure("caught_up")
+        # A filter is evaluated by the poller over the whole tree: each node the binding
+        # hands out has its reference count written, so its page is copied.
+        if not tree.set_filter(("aborted",), wait=True, timeout=600):
+            raise RuntimeError("the tree poller did not answer the filter")
+        measure("filtered")
+        tree.set_filter(wait=True, timeout=600)
         suite = f"memory_{os.getpid()}"
         with tempfile.NamedTemporaryFile("w", suffix=".def", delete=False) as extra:
             extra.write(f"suite {suite}\n  task t\nendsuite\n")
@@ -501,6 +507,7 @@ def memory_report(memory: dict[str, dict], rounds: int) -> None:
     steps = (("first", "after the poller's first poll"),
              ("changed", f"after {rounds} polls of {len(CHANGED)} changes"),
              ("caught_up", "  and the kernel synced them too"),
+             ("filtered", "after a state filter (the poller walks all)"),
              ("structural", "after a suite was loaded (poller's full sync)"),
              ("structural_caught_up", "  and the kernel's full sync too"))
     for key, name in steps:

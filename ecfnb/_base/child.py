@@ -211,10 +211,11 @@ def fork_child(target: Callable[[], int]) -> Forked:
     try:
         # Python 3.12+ warns (DeprecationWarning, raised in the parent after the fork)
         # that forking a process with threads may deadlock the child: not this child,
-        # for the reasons above. Ignored here so that a strict warning filter (pytest's
-        # -W error, a notebook's) cannot make an error, or an "unraisable" report, of a
-        # fork that has happened. (catch_warnings swaps the process's filters: for the
-        # fork's few milliseconds, another thread's DeprecationWarning is not shown.)
+        # for the reasons above. Ignored here, or it shows under every cell that opens
+        # an explorer and in pytest's warnings summary (measured with 3.12.1 and 3.13.0:
+        # shown with -W always, dropped silently with -W error, never raised: the fork
+        # has happened). catch_warnings swaps the process's filters: for the fork's few
+        # milliseconds, another thread's DeprecationWarning is not shown either.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             pid = os.fork()
