@@ -281,6 +281,55 @@ def pollers(ports: Sequence[int]) -> list[str]:
             if any(re.search(rf"poller localhost:{port}\b", line) for port in ports)]
 
 
+def _processes() -> dict[int, tuple[int, str, bytes]]:
+    """Every process now: pid -> (parent pid, state letter, command line)."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:  # ended meanwhile
+            continue
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        table[int(entry.name)] = (int(ppid), state, cmdline)
+    return table
+
+
+def kernel_processes(lab: Lab) -> dict[int, bool]:
+    """The lab's kernels and every process they started, pid -> whether it is a copy
+    of its parent forked without exec (the explorer's forked poller: its command line
+    is its kernel's, so ``pollers`` cannot see it)."""
+    table = _processes()
+    found: dict[int, bool] = {}
+    todo = [pid for pid, (ppid, _state, cmdline) in table.items()
+            if ppid == lab.process.pid and b"ipykernel" in cmdline]
+    for pid in todo:
+        found[pid] = False
+    while todo:
+        parent = todo.pop()
+        for pid, (ppid, _state, cmdline) in table.items():
+            if ppid == parent and pid not in found:
+                found[pid] = cmdline == table[parent][2]
+                todo.append(pid)
+    return found
+
+
+def wait_for_processes_gone(pids: Sequence[int], timeout: float = 15) -> None:
+    """Until none of ``pids`` runs (a zombie nobody reaps counts as gone)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        table = _processes()
+        left = [pid for pid in pids if pid in table and table[pid][1] != "Z"]
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"processes the kernels started did not end with them: "
+                                 f"{[(pid, table[pid][2][:80]) for pid in left]}")
+        time.sleep(0.2)
+
+
 def watch_console(page) -> None:
     """Browser errors go to the test's output (shown when it fails)."""
     page.on("console", lambda m: print(f"console {m.type}: {m.text}")
@@ -298,8 +347,10 @@ def kernels_page(lab: Lab, ports: Sequence[int]) -> Iterator[Any]:
             watch_console(page)
             yield page
     finally:
+        started = kernel_processes(lab)
         shut_kernels_down(lab)
         wait_for_pollers_gone(ports)
+        wait_for_processes_gone(list(started))
 
 
 def wait_for_pollers_gone(ports: Sequence[int], timeout: float = 15) -> None:

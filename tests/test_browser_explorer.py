@@ -36,6 +36,7 @@ from browser import (
     chromium_page,
     click_tab,
     expander,
+    kernel_processes,
     node_span,
     open_and_run,
     prompts,
@@ -46,6 +47,7 @@ from browser import (
     start_lab,
     stop_lab,
     text_lines,
+    wait_for_processes_gone,
     write_notebook,
 )
 from conftest import get_state, make_read_only, wait_for
@@ -102,9 +104,11 @@ def page(request, lab, explore_demo):
         ports.append(request.getfixturevalue("fresh_demo").port)
     with chromium_page() as page:
         yield page
+    started = kernel_processes(lab)  # a forked poller too, whose command line is the kernel's
     shut_kernels_down(lab)
     wait_for(lambda: tree_pollers(ports) == [], timeout=15,
              what="the explorer's tree_poller processes to end with the kernel")
+    wait_for_processes_gone(list(started))
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -158,6 +162,8 @@ def test_explore_notebook_tree_output_and_live_refresh(lab, page, explore_demo):
     try:
         ran = open_and_run(page, lab, "explore.ipynb")
         page.wait_for_selector(".ecfnb-tree .ecfnb-tree-anchor", timeout=30_000)
+        # The kernel had synced, so its poller is a fork of it (sharing the tree).
+        assert any(kernel_processes(lab).values()), kernel_processes(lab)
 
         # The suite in its state colour, as the server has it now.
         states = get_state(explore_demo.port)
