@@ -255,21 +255,18 @@ class History:
             return 0
         return bisect.bisect_right([r[1] for r in store.records], self.index.size)
 
-    def _from_store(self, instant: datetime) -> _Stored:
-        """The tree at ``instant`` from the stored stretches: the stretch it falls in is
-        read (≤ one stretch; a later instant in the same stretch reads only what lies
-        between), every node looked up when asked for."""
+    def _from_store(self, instant: datetime, usable: int) -> _Stored:
+        """The tree at ``instant`` from the first ``usable`` stored stretches: the
+        stretch it falls in is read (≤ one stretch; a later instant in the same stretch
+        reads only what lies between), every node looked up when asked for."""
         store = self.store
         assert store is not None
-        usable = self._usable()
         offset = self.index.offset(instant)
         number = bisect.bisect_right(store.starts, offset, 0, usable) - 1
         if offset >= store.records[usable - 1][1]:  # after what is stored: read from its end
             number = usable
         start = store.records[number][0] if number < usable else store.records[usable - 1][1]
         last = self._stored
-        if last is not None and last.instant == instant:
-            return last
         if last is not None and last.number == number and last.offset <= offset:
             window, start = dict(last.window), last.offset
         else:
@@ -295,8 +292,12 @@ class History:
         answer kept, and moved forward from when the next instant is later. Kept as
         the states the log gives; suspensions are laid over at the end (a node
         suspended and resumed between two instants keeps the state under them)."""
-        if self._usable():
-            return self._from_store(instant)
+        stored = self._stored
+        if stored is not None and stored.instant == instant:
+            return stored  # (the explorer asks once per row drawn: nothing read again)
+        usable = self._usable()
+        if usable:
+            return self._from_store(instant, usable)
         last = self._last
         if last is not None and last[0] == instant:
             return last[3]
