@@ -67,6 +67,32 @@ def quiet_snapshot(port: int) -> tuple[datetime, dict[str, tuple[str, str]]]:
             return first
 
 
+def run_the_suite(port: int) -> tuple[datetime, dict, datetime, dict]:
+    """Two quiet snapshots: while a runs, and once b has aborted its second try and
+    /hist/g was suspended (a second after the first: the log stamps whole seconds)."""
+    wait_until(lambda: snapshot(port)[1].get("/hist/f/a", ("",))[0] == "active",
+               what="a active")
+    early, then = quiet_snapshot(port)
+    time.sleep(1.1)
+    client(port, "--suspend", "/hist/g")
+    wait_until(lambda: snapshot(port)[1]["/hist/f/b"] == ("aborted", "2"), timeout=60,
+               what="b aborted on its second try")
+    late, now = quiet_snapshot(port)
+    return early, then, late, now
+
+
+def as_the_snapshots(history: ecfnb.History, snapshots) -> None:
+    """The tree at each snapshot's moment has its states, and /hist/f's tries."""
+    for moment, expected in snapshots:
+        tree = history.at(moment)
+        for path, (state, try_no) in expected.items():
+            assert tree[path].state == state, (moment, path, tree[path], state)
+            if path.startswith("/hist/f/") and state != "queued":
+                assert str(tree[path].try_no) == try_no, (path, tree[path], try_no)
+    late = snapshots[-1][0]
+    assert history.at(late)["/hist/f/b"].reason == "broken-2"
+
+
 @pytest.fixture
 def hist():
     with DemoServer(definition=SUITE, files=FILES, env={"TZ": "Asia/Tokyo"}) as srv:
@@ -75,23 +101,10 @@ def hist():
 
 def test_the_tree_at_past_instants_is_what_the_server_said_then(hist, tmp_path):
     port = hist.port
-    wait_until(lambda: snapshot(port)[1].get("/hist/f/a", ("",))[0] == "active",
-               what="a active")
-    early, then = quiet_snapshot(port)
-    time.sleep(1.1)  # the log stamps whole seconds: the suspension must be a later one
-    client(port, "--suspend", "/hist/g")
-    wait_until(lambda: snapshot(port)[1]["/hist/f/b"] == ("aborted", "2"), timeout=60,
-               what="b aborted on its second try")
-    late, now = quiet_snapshot(port)
+    early, then, late, now = run_the_suite(port)
     server = Server("localhost", port)
     history = ecfnb.history(server)
-    for moment, expected in ((early, then), (late, now)):
-        tree = history.at(moment)
-        for path, (state, try_no) in expected.items():
-            assert tree[path].state == state, (moment, path, tree[path], state)
-            if path.startswith("/hist/f/") and tree[path].state != "queued":
-                assert str(tree[path].try_no) == try_no, (path, tree[path], try_no)
-    assert history.at(late)["/hist/f/b"].reason == "broken-2"
+    as_the_snapshots(history, ((early, then), (late, now)))
     # read by position (backwards from each instant, or forward from the last one) or
     # from every change of the whole log: the same tree at every second of the span
     whole = ecfnb.history(server)
@@ -164,26 +177,13 @@ def test_the_stored_stretches_give_the_trees_the_log_gives(hist, tmp_path, monke
     monkeypatch.setenv("ECFNB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("ECFNB_LOG_STRETCH", "512")
     port = hist.port
-    wait_until(lambda: snapshot(port)[1].get("/hist/f/a", ("",))[0] == "active",
-               what="a active")
-    early, then = quiet_snapshot(port)
-    time.sleep(1.1)
-    client(port, "--suspend", "/hist/g")
-    wait_until(lambda: snapshot(port)[1]["/hist/f/b"] == ("aborted", "2"), timeout=60,
-               what="b aborted on its second try")
-    late, now = quiet_snapshot(port)
+    early, then, late, now = run_the_suite(port)
     server = Server("localhost", port)
     opened = ecfnb.history(server)
     assert opened.indexed(timeout=60), "the stretches were not stored"
     log = Path(opened.source)
     assert len(opened.store.records) >= 5 and opened.store.covered > log.stat().st_size // 2
-    for moment, expected in ((early, then), (late, now)):
-        tree = opened.at(moment)
-        for path, (state, try_no) in expected.items():
-            assert tree[path].state == state, (moment, path, tree[path], state)
-            if path.startswith("/hist/f/") and state != "queued":
-                assert str(tree[path].try_no) == try_no, (path, tree[path], try_no)
-    assert opened.at(late)["/hist/f/b"].reason == "broken-2"
+    as_the_snapshots(opened, ((early, then), (late, now)))
 
     def same_trees(stored: ecfnb.History, moments: list[datetime]) -> None:
         whole = ecfnb.history(server)
