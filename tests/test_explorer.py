@@ -165,6 +165,41 @@ def test_pages_and_widget_bound_on_a_wide_family(fresh_demo):
         tree.close()
 
 
+def test_a_level_that_was_empty_shows_what_comes_back(fresh_demo):
+    """A server replaced on its port is seen with no suite for a moment (measured on
+    5.13: a full sync before the new server had loaded its definition), then with its
+    suite. The tree showed "1 more" in place of that suite for good: the page of a level
+    shrank to the rows it showed, none. A family emptied and refilled is the same."""
+    definition = fresh_demo.home / "back.def"
+    definition.write_text("suite back\n  family f\n    task a\n    task b\n  endfamily\n"
+                          "endsuite\n")
+    tree = NodeTree([Server(fresh_demo.host, fresh_demo.port)], interval=60)
+    try:
+        view = tree.views[0]
+        fresh_demo.client("--load", str(definition))
+        assert tree.refresh(timeout=30) and "/back" in view.nodes
+        tree.expand("/back/f")
+        assert {"/back/f/a", "/back/f/b"} <= set(view.nodes)
+        fresh_demo.client("--delete=force", "yes", "/back/f/a", "/back/f/b")
+        assert tree.refresh(timeout=30)
+        assert not {"/back/f/a", "/back/f/b"} & set(view.nodes)
+        fresh_demo.client("--replace=/back", str(definition))
+        assert tree.refresh(timeout=30)
+        assert {"/back/f/a", "/back/f/b"} <= set(view.nodes), sorted(view.nodes)
+        fresh_demo.client("--delete=force", "yes", "_all_")
+        assert tree.refresh(timeout=30)
+        assert not view.nodes and view.widget.nodes == ()
+        fresh_demo.client("--load", str(definition))
+        assert tree.refresh(timeout=30)
+        suites = re.findall(r"^suite (\S+)", client(fresh_demo.port, "--get_state").stdout.decode(),
+                            re.M)
+        assert suites == ["back"]
+        assert [n for n in view.nodes if n.count("/") == 1] == ["/back"]
+        assert not any("more" in w.name for w in view.widget.nodes)
+    finally:
+        tree.close()
+
+
 def test_untrusted_label_and_output_are_escaped(fresh_demo):
     evil = '<img src=x onerror="window.__xss=1">'
     fresh_demo.client("--alter", "change", "label", "info", evil, "/demo/prepare/fetch_obs")

@@ -62,8 +62,17 @@ def test_a_different_server_on_the_same_port(tmp_path):
                                        include_history=True)
         assert isinstance(event, AbortEvent) and event.reason == "other server"
         assert watcher.running and watcher.status == "connected", watcher.message
-        wait_until(lambda: explorer.tree.view(0).nodes.get("/other") is not None,
-                   timeout=15, what="the explorer to show the new suite")
+        view = explorer.tree.view(0)
+        try:
+            wait_until(lambda: view.nodes.get("/other") is not None,
+                       timeout=15, what="the explorer to show the new suite")
+        except AssertionError as exc:  # say what the explorer's poller was doing
+            poller = view.follower
+            forked = poller is not None and poller.fork is not None
+            raise AssertionError(
+                f"{exc}: the tree says {view.status!r} {view.message!r}; its poller "
+                f"(pid {poller and poller.pid}, forked: {forked}) "
+                f"{'runs' if poller and poller.running else 'has ended'}") from None
         explorer.select("/other/broken")
         assert explorer.panel.info is not None and explorer.panel.info.state == "aborted"
         if mounted:

@@ -314,7 +314,10 @@ class NodeTree(widgets.VBox):
                 self.live_widgets += 1
             more.name, more.selected = label, False
             kept.append(more)
-        view.pages[path] = len(infos)
+        # The rows asked for stay asked for: a level showing fewer (it has fewer
+        # children now, or none, as a server replaced on its port has for a moment)
+        # shows the children that come later, not "N more".
+        view.pages[path] = max(len(infos), view.pages.get(path, self.page))
         self._replace_children(parent, tuple(kept))
 
     def _new_node(self, view: ServerView, info: NodeInfo) -> Item:
