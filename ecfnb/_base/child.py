@@ -28,11 +28,58 @@ import sys
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
 _running: set[JsonLinesChild] = set()
+
+
+class ForkSafeLock:
+    """A lock (``reentrant``: an RLock) that is new in a forked child.
+
+    The explorer's poller is a fork of the kernel (``fork_child``), and a kernel has
+    other threads: one of them may hold a lock at the fork, and in the child nothing
+    would ever release it — the child's first call to take it would wait for ever (a
+    poller that says nothing again). Python renews its own locks (logging, imports) in
+    a forked child; ecfnb's locks that a child may take are made this way so they are
+    renewed too (``os.register_at_fork``)."""
+
+    def __init__(self, reentrant: bool = False) -> None:
+        self.reentrant = reentrant
+        self._lock = self._new()
+        _fork_safe.add(self)
+
+    def _new(self) -> Any:
+        return threading.RLock() if self.reentrant else threading.Lock()
+
+    def renew(self) -> None:
+        self._lock = self._new()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        return self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+_fork_safe: weakref.WeakSet[ForkSafeLock] = weakref.WeakSet()
+
+
+def _renew_locks() -> None:
+    for lock in list(_fork_safe):
+        lock.renew()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_locks)
 
 
 class JsonLinesChild:
@@ -202,7 +249,7 @@ def fork_child(target: Callable[[], int]) -> Forked:
     at the fork (the binding holds the GIL for each whole call, and ``os.fork`` is
     called holding it), so the client's C++ state is whole; the caller holds the
     ``Server`` still (``Server.held_for_fork``) so its Python state is too, and the
-    child takes fresh locks (``Server.after_fork``). The objects of this process are
+    child's locks are new (``ForkSafeLock``). The objects of this process are
     frozen for the fork (``gc.freeze``) so the child's collector does not write to
     every page of them."""
     commands_read, commands_write = os.pipe()

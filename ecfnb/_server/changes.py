@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import re
 import subprocess
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
+from .._base.child import ForkSafeLock
 from .._base.serverlog import LogClock
 from .nodes import Attribute, NodeInfo
 from .walks import Plan
@@ -108,7 +108,7 @@ class ActionLog:
 
 
 _LOG: list[ActionRecord] = []
-_LOG_LOCK = threading.Lock()
+_LOG_LOCK = ForkSafeLock()
 
 
 def record(server: Server, action: str, paths: Sequence[str], command: Sequence[str],

@@ -28,11 +28,11 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .._base.child import ForkSafeLock
 from ..errors import (
     AccessDenied,
     AuthenticationFailed,
@@ -50,7 +50,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
 
 DEFAULT_HOST = "localhost"
 DEFAULT_PORT = 3141
-_ENV_LOCK = threading.Lock()
+_ENV_LOCK = ForkSafeLock()  # renewed in a forked poller
 #: What ecFlow reads from the environment for these settings.
 SETTINGS_ENV = ("ECF_SSL", "ECF_USER", "ECF_CUSTOM_PASSWD", "ECF_PASSWD")
 

@@ -18,7 +18,6 @@ import contextlib
 import os
 import re
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -26,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 from .._base import serverlog as _serverlog
+from .._base.child import ForkSafeLock
 from .._base.serverlog import LogClock
 from .._base.states import TASK_KINDS
 from ..errors import (
@@ -233,7 +233,7 @@ class Server:
         self.log_zone = LogClock.of(log_zone or os.environ.get("ECFNB_SERVER_TZ") or None)
         self._detected_clock: tuple[str, LogClock] | None = None
         self._expressions: tuple[int, list[walks.Expression]] | None = None
-        self._lock = threading.RLock()
+        self._lock = ForkSafeLock(reentrant=True)  # renewed in a forked poller
         self._client: Any = None
         self._synced = False
         self._needs_full = True
@@ -968,12 +968,6 @@ class Server:
         child's copy is whole."""
         with self._lock:
             yield
-
-    def after_fork(self) -> None:
-        """In a forked child (``_base.child.fork_child``): fresh locks, since another
-        thread of the parent may have held them at the fork; the synced copy is kept
-        (that is why the child was forked)."""
-        self._lock = threading.RLock()
 
     def child_env(self) -> dict[str, str]:
         """The environment of a helper process that must reach the server as this one

@@ -160,8 +160,8 @@ def run(args: argparse.Namespace) -> int:
 
 def follow_forked(server: Server, interval: float, parent_pid: int) -> int:
     """The loop in a child forked from the kernel (``ServerView.start_poller``): the
-    kernel's synced ``server``, shared copy-on-write, instead of a copy of its own."""
-    server.after_fork()
+    kernel's synced ``server``, shared copy-on-write, instead of a copy of its own (its
+    locks are new in the child: ``ForkSafeLock``)."""
     return follow(server, interval, parent_pid)
 
 
