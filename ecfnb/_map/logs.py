@@ -46,7 +46,7 @@ class LogPage:
     source: str
     local: bool
     #: A remote page's oldest line looked at (where the page before it ends).
-    anchor: bytes = b""
+    anchor: tuple[bytes, ...] = ()  # a remote page's first lines, unfiltered (``_find_anchor``)
 
     @property
     def at_start(self) -> bool:
@@ -139,11 +139,15 @@ def log_page(server: Server, count: int = 200, text: str = "", node: str | None 
     return _remote_page(server, count, keep, before)
 
 
+#: Lines that pin a remote page (``_find_anchor``).
+ANCHOR_LINES = 8
+
+
 def _remote_page(server: Server, count: int, keep: Keep | None, before: LogPage | None
                  ) -> LogPage:
     """The lines older than ``before`` (all: the newest), asking for more lines until
     ``count`` pass the filter or ``REMOTE_MAX`` were fetched. Each request adds a line
-    to the log, so the page before is found again by its oldest line (``anchor``),
+    to the log, so the page before is found again by its oldest lines (``anchor``),
     searched near where it was, not by counting from the end."""
     skip = before.cursor or 0 if before is not None else 0
     want = skip + max(count, 500)
@@ -164,15 +168,22 @@ def _remote_page(server: Server, count: int, keep: Keep | None, before: LogPage 
             at_start = index == 0 and exhausted
             return LogPage(tuple(reversed(found)), None if at_start else len(raw) - index,
                            sum(map(len, raw)), "ecflow_client --log=get", local=False,
-                           anchor=raw[index] if index < len(raw) else b"")
+                           anchor=tuple(raw[index:index + ANCHOR_LINES]))
         want *= 4
 
 
-def _find_anchor(raw: list[bytes], anchor: bytes, skip: int) -> int:
-    """The index of the line ``anchor`` nearest to ``skip`` lines from the end."""
+def _find_anchor(raw: list[bytes], anchor: tuple[bytes, ...], skip: int) -> int:
+    """The index where the lines ``anchor`` start, nearest to ``skip`` lines from the
+    end. Several lines, not one: a busy suite writes the same line several times in a
+    second (measured: a repeat's ``chd:complete`` lines), and the lines written between
+    two requests move the guess onto such a twin, leaving a gap or a repeat."""
     guess = len(raw) - skip
+    if not anchor:
+        return max(0, guess)
+    size = len(anchor)
     for distance in range(len(raw) + 1):
         for index in (guess - distance, guess + distance):
-            if 0 <= index < len(raw) and raw[index] == anchor:
+            if 0 <= index < len(raw) and raw[index] == anchor[0] and \
+                    tuple(raw[index:index + size]) == anchor:
                 return index
     return max(0, guess)
