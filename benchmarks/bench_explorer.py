@@ -265,6 +265,16 @@ def memory_side(address: str, rounds: int) -> dict[str, Any]:
         out[name] = {"kernel_pss": pss_mb(), "poller_pss": pss_mb(pid),
                      "kernel_rss": rss_mb(), "poller_rss": rss_mb(pid)}
 
+    def settled() -> None:
+        """Wait until a re-fork the catch-up started (``refork_if_unshared``, in a
+        thread) has happened or has been decided against, then for the new poller."""
+        before = view.reforks
+        deadline = time.monotonic() + 5
+        while view.reforks == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not tree.refresh(wait=True, timeout=600):
+            raise RuntimeError("the tree poller did not answer")
+
     out: dict[str, Any] = {}
     explorer = explore(address, interval=3600)  # no timed poll: every refresh is ours
     try:
@@ -287,7 +297,9 @@ def memory_side(address: str, rounds: int) -> dict[str, Any]:
         if not tree.set_filter(("aborted",), wait=True, timeout=600):
             raise RuntimeError("the tree poller did not answer the filter")
         measure("filtered")
-        tree.set_filter(wait=True, timeout=600)
+        tree.set_filter(wait=True, timeout=600)  # cleared: a catch-up, and a re-fork
+        settled()
+        measure("unfiltered")
         suite = f"memory_{os.getpid()}"
         with tempfile.NamedTemporaryFile("w", suffix=".def", delete=False) as extra:
             extra.write(f"suite {suite}\n  task t\nendsuite\n")
@@ -300,7 +312,9 @@ def memory_side(address: str, rounds: int) -> dict[str, Any]:
                 raise RuntimeError("the tree poller did not answer")
             measure("structural")  # the poller's full sync only
             tree.catch_up(view)
+            settled()
             measure("structural_caught_up")
+            out["reforks"] = view.reforks
         finally:
             change("--delete=force", "yes", f"/{suite}")
     finally:
@@ -508,8 +522,9 @@ def memory_report(memory: dict[str, dict], rounds: int) -> None:
              ("changed", f"after {rounds} polls of {len(CHANGED)} changes"),
              ("caught_up", "  and the kernel synced them too"),
              ("filtered", "after a state filter (the poller walks all)"),
+             ("unfiltered", "  the filter cleared (forked again)"),
              ("structural", "after a suite was loaded (poller's full sync)"),
-             ("structural_caught_up", "  and the kernel's full sync too"))
+             ("structural_caught_up", "  and the kernel's full sync (forked again)"))
     for key, name in steps:
         f, o = fork[key], own[key]
         f_sum, o_sum = f["kernel_pss"] + f["poller_pss"], o["kernel_pss"] + o["poller_pss"]
@@ -517,6 +532,7 @@ def memory_report(memory: dict[str, dict], rounds: int) -> None:
             f"forked (kernel {f['kernel_pss']:.0f} + poller {f['poller_pss']:.0f}) vs "
             f"{o_sum:.0f} MB subprocess ({o['kernel_pss']:.0f} + {o['poller_pss']:.0f}; "
             f"RSS sum {o['kernel_rss'] + o['poller_rss']:.0f}): {f_sum / o_sum:.2f}x")
+    print(f"    pollers forked again from the caught-up kernel: {fork.get('reforks', 0)}")
 
 
 def row(name: str, value: str, note: str = "", verdict: bool | None = None) -> None:

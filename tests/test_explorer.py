@@ -10,10 +10,12 @@ import re
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from ecfnb import STATE_COLOURS, Explorer, NodeTree, Server, explore, free_port
+from ecfnb.widgets.server_view import ServerView
 
 from conftest import (
     error_without_ipywidgets,
@@ -413,50 +415,133 @@ def _rollup_mb(pid: int | str, *names: str) -> float:
     return total / 1024
 
 
-def test_the_poller_shares_the_kernels_tree(monkeypatch):
-    """The explorer's poller is forked from the kernel once the kernel has synced: it
-    holds little of its own (a poller that syncs for itself holds a whole copy), it
-    still reports what the server changes, and closing the tree leaves no process."""
+@pytest.fixture(scope="module")
+def wide_demo():
+    """A generated server of 20,000 tasks: big enough that a copy of its tree shows."""
     from ecfnb import DemoServer
 
     with DemoServer(tasks=20_000) as demo:
-        private, pss, rss = {}, {}, {}
-        for fork in ("1", "0"):
-            monkeypatch.setenv("ECFNB_POLLER_FORK", fork)
-            tree = NodeTree([Server(demo.host, demo.port)], interval=1)
-            try:
-                view = tree.views[0]
-                built = view.last_sync  # the kernel's own sync
-                wait_for(lambda v=view, b=built: v.status == "connected" and v.last_sync != b,
-                         timeout=60, what="the poller's first poll")
-                pid = view.follower.pid
-                with open(f"/proc/{pid}/cmdline", "rb") as mine, \
-                        open("/proc/self/cmdline", "rb") as kernel:
-                    forked = mine.read() == kernel.read()
-                assert forked == (fork == "1")
-                tree.expand("/gen00")
-                first = next(p for p in view.nodes if p.count("/") == 2)
-                if fork == "1":  # what the server changes still reaches the tree
-                    demo.client("--suspend", first)
-                    assert client(demo.port, "--query", "dstate", first).stdout.decode(
-                        ).strip() == "suspended"
-                    wait_for(lambda v=view, p=first: label_state(v.nodes[p].name) == "suspended",
-                             timeout=30, what="the suspension reported by the forked poller")
-                private[fork] = _private_mb(pid)
-                # PSS splits a shared page between its sharers; RSS counts it in each
-                pss[fork] = _rollup_mb("self", "Pss") + _rollup_mb(pid, "Pss")
-                rss[fork] = _rollup_mb("self", "Rss") + _rollup_mb(pid, "Rss")
-            finally:
-                tree.close()
-            assert not os.path.exists(f"/proc/{pid}") or \
-                open(f"/proc/{pid}/stat").read().split()[2] == "Z"
-        assert private["1"] < 0.35 * private["0"], private
-        # Differences, not ratios: the kernel here is pytest's process, whose size
-        # depends on the tests run before. 20k tasks, measured: the pair's PSS 85 MB
-        # forked, 151 MB with a poller that syncs for itself (RSS 184 MB), of which that
-        # poller alone 42 MB.
-        assert pss["1"] < pss["0"] - 0.8 * private["0"], (pss, private)
-        assert pss["1"] < rss["0"] - private["0"], (pss, rss, private)
+        yield demo
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_the_poller_shares_the_kernels_tree(wide_demo, monkeypatch):
+    """The explorer's poller is forked from the kernel once the kernel has synced: it
+    holds little of its own (a poller that syncs for itself holds a whole copy), it
+    still reports what the server changes, and closing the tree leaves no process."""
+    demo = wide_demo
+    private, pss, rss = {}, {}, {}
+    for fork in ("1", "0"):
+        monkeypatch.setenv("ECFNB_POLLER_FORK", fork)
+        tree = NodeTree([Server(demo.host, demo.port)], interval=1)
+        try:
+            view = tree.views[0]
+            built = view.last_sync  # the kernel's own sync
+            wait_for(lambda v=view, b=built: v.status == "connected" and v.last_sync != b,
+                     timeout=60, what="the poller's first poll")
+            pid = view.follower.pid
+            with open(f"/proc/{pid}/cmdline", "rb") as mine, \
+                    open("/proc/self/cmdline", "rb") as kernel:
+                forked = mine.read() == kernel.read()
+            assert forked == (fork == "1")
+            tree.expand("/gen00")
+            first = next(p for p in view.nodes if p.count("/") == 2)
+            if fork == "1":  # what the server changes still reaches the tree
+                demo.client("--suspend", first)
+                assert client(demo.port, "--query", "dstate", first).stdout.decode(
+                    ).strip() == "suspended"
+                wait_for(lambda v=view, p=first: label_state(v.nodes[p].name) == "suspended",
+                         timeout=30, what="the suspension reported by the forked poller")
+                demo.client("--resume", first)
+            private[fork] = _private_mb(pid)
+            # PSS splits a shared page between its sharers; RSS counts it in each
+            pss[fork] = _rollup_mb("self", "Pss") + _rollup_mb(pid, "Pss")
+            rss[fork] = _rollup_mb("self", "Rss") + _rollup_mb(pid, "Rss")
+        finally:
+            tree.close()
+        assert not os.path.exists(f"/proc/{pid}") or \
+            open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    assert private["1"] < 0.35 * private["0"], private
+    # Differences, not ratios: the kernel here is pytest's process, whose size
+    # depends on the tests run before. 20k tasks, measured: the pair's PSS 85 MB
+    # forked, 151 MB with a poller that syncs for itself (RSS 184 MB), of which that
+    # poller alone 42 MB.
+    assert pss["1"] < pss["0"] - 0.8 * private["0"], (pss, private)
+    assert pss["1"] < rss["0"] - private["0"], (pss, rss, private)
+
+
+def test_a_poller_that_holds_its_own_copy_again_is_forked_again(wide_demo, monkeypatch):
+    """A forked poller that made a full sync (a suite loaded) or walked the whole tree
+    (a filter) holds a copy of its own again; the next catch-up of the kernel's copy (a
+    click) forks a new poller from it, which shares it, and ends the old one. Never
+    while a filter is set. The new poller follows the server as the old one did."""
+    demo = wide_demo
+    monkeypatch.setattr(ServerView, "REFORK_EVERY", 0.0)
+    # The thresholds are for an explorer's kernel, whose memory is mostly the tree;
+    # pytest's process holds much else: here, more than 4 MB beyond what the poller
+    # held after its first poll (20k tasks: a copy of the tree is ~30 MB).
+    monkeypatch.setattr(ServerView, "REFORK_SHARE", 0.0)
+    definition = demo.home / "extra.def"
+    definition.write_text("suite extra\n  task t\nendsuite\n")
+    tree = NodeTree([Server(demo.host, demo.port)], interval=3600)
+    pids = []
+    try:
+        view = tree.views[0]
+        assert tree.refresh(timeout=60)
+        pids.append(view.follower.pid)
+        shared = _private_mb(pids[0])
+        monkeypatch.setattr(ServerView, "REFORK_AT_LEAST", int((1.5 * shared + 4) * 2**20))
+        tree.catch_up(view)  # its pages are shared: it stays
+        time.sleep(1)
+        assert view.reforks == 0 and view.follower.pid == pids[0]
+
+        demo.client("--load", str(definition))
+        assert tree.refresh(timeout=60) and "/extra" in view.nodes
+        copied = _private_mb(pids[0])  # its full sync: a tree of its own
+        assert copied > 2 * shared + 4, (shared, copied)
+        tree.catch_up(view)  # the kernel's full sync
+        wait_for(lambda: view.reforks == 1 and view.follower.pid != pids[0], timeout=30,
+                 what="a poller forked again")
+        pids.append(view.follower.pid)
+        with open(f"/proc/{pids[1]}/cmdline", "rb") as mine, \
+                open("/proc/self/cmdline", "rb") as kernel:
+            assert mine.read() == kernel.read()  # a fork of this process
+        wait_for(lambda: _gone(pids[0]), timeout=10, what="the old poller to end")
+        assert tree.refresh(timeout=60)
+        assert _private_mb(pids[1]) < 0.5 * copied, (shared, copied, _private_mb(pids[1]))
+
+        demo.client("--suspend", "/extra/t")  # the new poller follows the server
+        assert client(demo.port, "--query", "dstate", "/extra/t").stdout.decode(
+            ).strip() == "suspended"
+        tree.expand("/extra")
+        wait_for(lambda: label_state(view.nodes["/extra/t"].name) == "suspended",
+                 timeout=30, what="the suspension reported by the new poller")
+
+        assert tree.set_filter(("aborted",), wait=True, timeout=60)
+        walked = _private_mb(pids[1])  # the filter walked every node
+        assert walked > 2 * shared + 4, (shared, walked)
+        tree.catch_up(view)
+        time.sleep(1)
+        assert view.reforks == 1 and view.follower.pid == pids[1]  # not while filtering
+        assert tree.set_filter(wait=True, timeout=60)
+        tree.catch_up(view)
+        wait_for(lambda: view.reforks == 2 and view.follower.pid != pids[1], timeout=30,
+                 what="a poller forked again after the filter")
+        pids.append(view.follower.pid)
+        assert tree.refresh(timeout=60)
+        assert label_state(view.nodes["/extra/t"].name) == "suspended"
+    finally:
+        tree.close()
+        demo.client("--delete=force", "yes", "/extra", check=False)
+    for pid in pids:
+        wait_for(lambda p=pid: _gone(p), timeout=10, what=f"poller {pid} to end")
 
 
 KERNEL = """
@@ -486,11 +571,4 @@ def test_a_forked_poller_ends_when_its_kernel_is_killed(demo):
     finally:
         kernel.kill()
         kernel.wait(10)
-
-    def gone() -> bool:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
-        except FileNotFoundError:
-            return True
-    wait_for(gone, timeout=10, what="the forked poller to end with its kernel")
+    wait_for(lambda: _gone(pid), timeout=10, what="the forked poller to end with its kernel")

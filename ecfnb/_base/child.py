@@ -296,6 +296,24 @@ def fork_child(target: Callable[[], int]) -> Forked:
     return Forked(pid, os.fdopen(commands_write, "wb"), os.fdopen(out_read, "rb"))
 
 
+def own_memory(pid: int) -> tuple[int, int] | None:
+    """(the bytes of memory only process ``pid`` holds, its resident bytes), from Linux's
+    ``/proc/PID/smaps_rollup``: how much of a forked child's memory is no longer shared
+    with its parent. None where that cannot be read (another system, the process gone)."""
+    fields: dict[str, int] = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                name, _, rest = line.partition(":")
+                if name in ("Rss", "Private_Clean", "Private_Dirty"):
+                    fields[name] = int(rest.split()[0]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    if "Rss" not in fields:
+        return None
+    return fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0), fields["Rss"]
+
+
 def _max_fd() -> int:
     try:
         return os.sysconf("SC_OPEN_MAX")

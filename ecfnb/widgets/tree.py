@@ -232,6 +232,8 @@ class NodeTree(widgets.VBox):
             view.server.sync()
         except ServerUnreachable as exc:  # show what the kernel's copy has
             view.status, view.message = "disconnected", str(exc)
+            return
+        view.refork_if_unshared()  # one copy of the tree again, if there are two
 
     def close(self) -> None:
         """Stop the pollers and close every node widget."""
@@ -492,6 +494,7 @@ class NodeTree(widgets.VBox):
         self._replace_children(view.widget, ())
         view.pages = {"/": self.page}
         view.tell(Command(clear_filter=True))
+        self.catch_up(view)  # the rows as they are now; the poller walked every node
         try:
             self._fill(view, "/")
             for path in view.reopen:
