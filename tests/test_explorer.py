@@ -483,7 +483,6 @@ def test_a_poller_that_holds_its_own_copy_again_is_forked_again(wide_demo, monke
     click) forks a new poller from it, which shares it, and ends the old one. Never
     while a filter is set. The new poller follows the server as the old one did."""
     demo = wide_demo
-    monkeypatch.setattr(ServerView, "REFORK_EVERY", 0.0)
     # The thresholds are for an explorer's kernel, whose memory is mostly the tree;
     # pytest's process holds much else: here, more than 4 MB beyond what the poller
     # held after its first poll (20k tasks: a copy of the tree is ~30 MB).

@@ -53,6 +53,7 @@ class ServerView:
         self._generation = 0
         self._closed = False
         self._looked = -math.inf
+        self._looking = False
         self._interval, self._paused = 10.0, False
         self._on_message: Callable[[dict], Any] = lambda data: None
         self._on_exit: Callable[[], Any] = lambda: None
@@ -124,20 +125,29 @@ class ServerView:
         follower = self.follower
         return follower is not None and follower.fork is not None and follower.running
 
-    def refork_if_unshared(self) -> None:
+    def refork_if_unshared(self, force: bool = False) -> None:
         """After the kernel's copy caught up (``NodeTree.catch_up``): if the forked
         poller holds most of the tree as its own pages again (``REFORK_SHARE``), fork a
         new one from the caught-up kernel, which shares its pages, and end the old one.
-        Looked at most every ``REFORK_EVERY`` s, in a thread; never while a filter is
+        Looked at in a thread, at most every ``REFORK_EVERY`` s unless ``force`` (after
+        what copies the tree: a full sync, a filter cleared); never while a filter is
         set (the poller walks the whole tree again at each change)."""
         now = time.monotonic()
-        if not self.forked or self.filtered or now - self._looked < self.REFORK_EVERY:
+        if not self.forked or self.filtered or self._looking:
             return
-        self._looked = now
+        if not force and now - self._looked < self.REFORK_EVERY:
+            return
+        self._looked, self._looking = now, True
         threading.Thread(target=self._refork_if_unshared, daemon=True,
                          name=f"ecfnb-refork-{self.address}").start()
 
     def _refork_if_unshared(self) -> bool:
+        try:
+            return self._refork_now()
+        finally:
+            self._looking = False
+
+    def _refork_now(self) -> bool:
         old = self.follower
         memory = own_memory(old.pid) if old is not None and old.pid else None
         if memory is None:

@@ -229,11 +229,12 @@ class NodeTree(widgets.VBox):
         if view.status in ("disconnected", "stopped"):
             return
         try:
-            view.server.sync()
+            result = view.server.sync()
         except ServerUnreachable as exc:  # show what the kernel's copy has
             view.status, view.message = "disconnected", str(exc)
             return
-        view.refork_if_unshared()  # one copy of the tree again, if there are two
+        # one copy of the tree again, if there are two (the poller's full sync copied it)
+        view.refork_if_unshared(force=result.full)
 
     def close(self) -> None:
         """Stop the pollers and close every node widget."""
@@ -494,7 +495,8 @@ class NodeTree(widgets.VBox):
         self._replace_children(view.widget, ())
         view.pages = {"/": self.page}
         view.tell(Command(clear_filter=True))
-        self.catch_up(view)  # the rows as they are now; the poller walked every node
+        self.catch_up(view)  # the rows as they are now
+        view.refork_if_unshared(force=True)  # the filter made the poller copy every node
         try:
             self._fill(view, "/")
             for path in view.reopen:
